@@ -1,0 +1,86 @@
+"""Small helpers every stage shares: user-facing errors and atomic, deterministic writes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad params, bad data); printed as one line, no traceback."""
+
+
+def cli(main: Callable[[], None]) -> Callable[[], None]:
+    """Run a stage's main(): a UserError becomes `error: <message>` on stderr and exit code 1."""
+
+    @functools.wraps(main)
+    def wrapper() -> None:
+        try:
+            main()
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(1)
+
+    return wrapper
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    Works for files and directories alike, so a failed or killed stage never leaves a
+    half-written output behind, and a previous output survives until the new one is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Write arrays as an uncompressed .npz, byte-identical for identical arrays, atomically.
+
+    numpy's own savez stamps the current time into the zip, so every rerun would change the
+    file's hash and make DVC rerun everything downstream.
+    """
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+
+
+def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays from an .npz without unpickling; UserError on anything unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in keys if key not in archive.files]
+            if missing:
+                raise UserError(f"{path}: missing array(s) {', '.join(missing)}")
+            return {key: archive[key] for key in keys}
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise UserError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write JSON atomically, with sorted keys so equal data gives equal bytes."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,70 @@
+"""prepare: seeded, stratified train/validation split; the official test set kept as it is.
+
+Images stay uint8 28x28: scaling happens inside the models, so exported models take raw pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from stages import mnist
+from stages.common import atomic_path, cli, load_npz, save_npz, write_json
+from stages.params import load_params
+
+INPUT = "data/raw/mnist.npz"
+OUTPUT = "data/prepared"
+REPORT = "metrics/data.json"
+
+
+def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
+    """At most `limit` examples, drawn with the class proportions of y, in their original order."""
+    if limit is None or limit >= len(y):
+        return x, y
+    keep, _ = train_test_split(np.arange(len(y)), train_size=limit, stratify=y, random_state=seed)
+    keep = np.sort(keep)
+    return x[keep], y[keep]
+
+
+def split(arrays: dict[str, np.ndarray], val_fraction: float, limit: int | None, seed: int):
+    """{"train": (x, y), "val": (x, y), "test": (x, y)}, each capped at `limit`."""
+    index = np.arange(len(arrays["y_train"]))
+    train_idx, val_idx = train_test_split(
+        index, test_size=val_fraction, stratify=arrays["y_train"], random_state=seed
+    )
+    x, y = arrays["x_train"], arrays["y_train"]
+    splits = {
+        "train": (x[np.sort(train_idx)], y[np.sort(train_idx)]),
+        "val": (x[np.sort(val_idx)], y[np.sort(val_idx)]),
+        "test": (arrays["x_test"], arrays["y_test"]),
+    }
+    return {name: stratified_cap(*xy, limit, seed) for name, xy in splits.items()}
+
+
+def class_report(splits) -> dict:
+    return {
+        name: {
+            "total": int(len(y)),
+            "per_class": {
+                str(c): int(n) for c, n in enumerate(np.bincount(y, minlength=mnist.NUM_CLASSES))
+            },
+        }
+        for name, (_, y) in splits.items()
+    }
+
+
+@cli
+def main() -> None:
+    params = load_params()
+    arrays = load_npz(INPUT, mnist.SPLITS)
+    splits = split(arrays, params.prepare.val_fraction, params.data.limit, params.seed)
+    with atomic_path(OUTPUT) as tmp:
+        for name, (x, y) in splits.items():
+            save_npz(tmp / f"{name}.npz", x=x, y=y)
+    write_json(REPORT, class_report(splits))
+    sizes = ", ".join(f"{len(y)} {name}" for name, (_, y) in splits.items())
+    print(f"prepare: {OUTPUT}: {sizes}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real bundled MNIST, and scratch project folders to run stages in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with the project's virtual environment first on PATH."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def set_params(folder: Path, **overrides) -> None:
+    """Write folder/params.yaml: the repo's params with dotted-key overrides (`data__limit=`)."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split("__")
+        section = params
+        for key in parents:
+            section = section[key]
+        section[leaf] = value
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def mnist() -> dict[str, np.ndarray]:
+    with np.load(REPO / "data" / "mnist.npz", allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder with params.yaml and the bundled data, as the current directory."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", tmp_path / "data" / "mnist.npz")
+    set_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,66 @@
+import pytest
+import yaml
+from conftest import REPO, run, set_params
+
+from stages.common import UserError
+from stages.params import load_params
+
+
+def test_repo_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "bundled"
+    assert 0 < params.prepare.val_fraction < 1
+
+
+BAD_PARAMS = [
+    # (override, key named in the error, value named in the error)
+    ({"lr_rate": 0.01}, "lr_rate: unknown key", "0.01"),
+    ({"data__sourc": "npz"}, "data.sourc: unknown key", "'npz'"),
+    ({"lr": "fast"}, "lr:", "'fast'"),
+    ({"epochs": "5"}, "epochs:", "'5'"),
+    ({"lr": -0.1}, "lr:", "-0.1"),
+    ({"batch_size": 0}, "batch_size:", "0"),
+    ({"seed": 1.5}, "seed:", "1.5"),
+    ({"prepare__val_fraction": 0.0}, "prepare.val_fraction:", "0.0"),
+    ({"prepare__val_fraction": 1.0}, "prepare.val_fraction:", "1.0"),
+    ({"prepare__val_fraction": 1.5}, "prepare.val_fraction:", "1.5"),
+    ({"data__source": "web"}, "data.source:", "'web'"),
+    ({"data__limit": 5}, "data.limit:", "5"),
+    ({"data__verify_hashes": "yes"}, "data.verify_hashes:", "'yes'"),
+    ({"data__sha256": "abc"}, "data.sha256:", "'abc'"),
+]
+
+
+@pytest.mark.parametrize(("override", "key", "value"), BAD_PARAMS)
+def test_bad_params_name_key_and_value(tmp_path, override, key, value):
+    set_params(tmp_path, **override)
+    with pytest.raises(UserError) as err:
+        load_params(tmp_path / "params.yaml")
+    message = str(err.value)
+    assert key in message and f"(got {value})" in message
+    assert "\n" not in message
+
+
+def test_missing_key_is_named(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    del params["prepare"]["val_fraction"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError, match=r"prepare\.val_fraction: Field required"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_broken_yaml_is_one_line(tmp_path):
+    (tmp_path / "params.yaml").write_text("lr: [0.1\nseed: 1\n")
+    with pytest.raises(UserError, match="not valid YAML") as err:
+        load_params(tmp_path / "params.yaml")
+    assert "\n" not in str(err.value)
+
+
+def test_stage_exits_nonzero_with_one_line_before_any_work(tmp_path):
+    set_params(tmp_path, lr=-0.1)
+    result = run(["python", "-m", "stages.fetch"], cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: params.yaml: lr: Input should be greater than 0 (got -0.1)"
+    ]
+    assert not (tmp_path / "data").exists()
