@@ -80,6 +80,15 @@ def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise UserError(f"{path}: not a readable .npz file ({err})") from None
 
 
+PREPARED = Path("data/prepared")
+
+
+def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of one prepared split: "train", "val" or "test"."""
+    arrays = load_npz(PREPARED / f"{name}.npz", ("x", "y"))
+    return arrays["x"], arrays["y"]
+
+
 def write_json(path: str | Path, data: object) -> None:
     """Write JSON atomically, with sorted keys so equal data gives equal bytes."""
     with atomic_path(path) as tmp:

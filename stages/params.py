@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stages.common import UserError
 
@@ -34,6 +34,44 @@ class PrepareParams(Section):
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
 
 
+ModelName = Literal["mlp", "convnet", "deep_convnet"]
+
+
+class TrainParams(Section):
+    patience: PositiveInt
+    lr_schedule: Literal["cosine", "constant"]
+    mixed_precision: Literal["auto"] | bool  # auto: on when a GPU is present
+    jit_compile: Literal["auto"] | bool  # auto: Keras' choice, XLA on GPUs, off on CPUs
+
+
+class CandidateParams(Section):
+    """What every candidate may set; a null lr, epochs or batch_size takes the top-level one."""
+
+    lr: Annotated[float, Field(gt=0)] | None
+    epochs: PositiveInt | None
+    batch_size: PositiveInt | None
+
+
+class MlpParams(CandidateParams):
+    units: Annotated[list[PositiveInt], Field(min_length=1)]
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+
+
+class ConvnetParams(CandidateParams):
+    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+
+
+class DeepConvnetParams(CandidateParams):
+    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)]
+    dense_units: PositiveInt
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    global_pool: bool
+    augment: bool
+    rotation: Annotated[float, Field(ge=0, le=180)]  # degrees, either way
+    shift: Annotated[float, Field(ge=0, lt=1)]  # fraction of the image size, either way
+
+
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
     lr: Annotated[float, Field(gt=0)]
@@ -41,6 +79,27 @@ class Params(Section):
     batch_size: PositiveInt
     data: DataParams
     prepare: PrepareParams
+    models: Annotated[list[ModelName], Field(min_length=1)]
+    train: TrainParams
+    mlp: MlpParams
+    convnet: ConvnetParams
+    deep_convnet: DeepConvnetParams
+
+    @field_validator("models")
+    @classmethod
+    def no_repeats(cls, models: list[str]) -> list[str]:
+        if len(set(models)) != len(models):
+            raise ValueError("lists a model twice")
+        return models
+
+    def fit_settings(self, name: str) -> tuple[float, int, int]:
+        """(lr, epochs, batch_size) for candidate `name`: its own where set, else top-level."""
+        own = getattr(self, name)
+        return (
+            own.lr or self.lr,
+            own.epochs or self.epochs,
+            own.batch_size or self.batch_size,
+        )
 
 
 def _describe(error: dict) -> str:

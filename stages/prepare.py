@@ -9,11 +9,10 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages import mnist
-from stages.common import atomic_path, cli, load_npz, save_npz, write_json
+from stages.common import PREPARED, atomic_path, cli, load_npz, save_npz, write_json
 from stages.params import load_params
 
 INPUT = "data/raw/mnist.npz"
-OUTPUT = "data/prepared"
 REPORT = "metrics/data.json"
 
 
@@ -58,12 +57,12 @@ def main() -> None:
     params = load_params()
     arrays = load_npz(INPUT, mnist.SPLITS)
     splits = split(arrays, params.prepare.val_fraction, params.data.limit, params.seed)
-    with atomic_path(OUTPUT) as tmp:
+    with atomic_path(PREPARED) as tmp:
         for name, (x, y) in splits.items():
             save_npz(tmp / f"{name}.npz", x=x, y=y)
     write_json(REPORT, class_report(splits))
     sizes = ", ".join(f"{len(y)} {name}" for name, (_, y) in splits.items())
-    print(f"prepare: {OUTPUT}: {sizes}")
+    print(f"prepare: {PREPARED}: {sizes}")
 
 
 if __name__ == "__main__":

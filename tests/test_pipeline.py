@@ -1,12 +1,13 @@
 """A real `dvc repro` of the pipeline in a temporary git repository."""
 
 import json
+import re
 import shutil
 import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, run
+from conftest import REPO, run, set_params
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +26,19 @@ def project(tmp_path_factory):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
     (root / "dvc.lock").unlink(missing_ok=True)
+    shutil.rmtree(root / "metrics")
+    set_params(root, data__limit=200, epochs=1, batch_size=64)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
-    run(["dvc", "repro", "fetch", "prepare"], root)
+    run(["dvc", "repro"], root)
     return root
 
 
 def stale_stages(root) -> set[str]:
-    status = json.loads(run(["dvc", "status", "--json", "fetch", "prepare"], root).stdout)
-    return set(status)
+    """The stages `dvc repro` would run now, downstream ones included."""
+    dry_run = run(["dvc", "repro", "--dry"], root).stdout
+    return set(re.findall(r"^Running stage '(.+)':", dry_run, flags=re.MULTILINE))
 
 
 def edit_params(root, section, key, value):
@@ -48,20 +52,32 @@ def test_repro_outputs_and_clean_status(project):
     assert (project / "data" / "raw" / "mnist.npz").is_file()
     for name in ("train", "val", "test"):
         assert (project / "data" / "prepared" / f"{name}.npz").is_file()
-    assert json.loads((project / "metrics" / "data.json").read_text())["val"]["total"] == 6000
+    assert json.loads((project / "metrics" / "data.json").read_text())["val"]["total"] == 200
+    for name in ("mlp", "convnet", "deep_convnet"):
+        assert (project / "models" / name / "model.keras").is_file()
+        assert (project / "metrics" / "train" / name / "metrics.json").is_file()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    assert stale_stages(project) == set()
     assert "data/raw" not in run(["git", "status", "--porcelain"], project).stdout
 
 
-def test_unrelated_param_leaves_data_stages_cached(project):
+TRAIN = {"train@mlp", "train@convnet", "train@deep_convnet"}
+
+
+def test_each_change_reruns_only_what_it_affects(project):
     backup = (project / "params.yaml").read_text()
     try:
+        edit_params(project, "deep_convnet", "dropout", 0.25)
+        assert stale_stages(project) == {"train@deep_convnet"}
+        edit_params(project, "mlp", "lr", 0.01)  # an override of its own
+        assert stale_stages(project) == {"train@deep_convnet", "train@mlp"}
+        (project / "params.yaml").write_text(backup)
         edit_params(project, None, "lr", 0.0003)
-        assert stale_stages(project) == set()
+        assert stale_stages(project) == TRAIN
         edit_params(project, "prepare", "val_fraction", 0.2)
-        assert stale_stages(project) == {"prepare"}
+        assert stale_stages(project) == {"prepare"} | TRAIN
         edit_params(project, "data", "verify_hashes", False)
-        assert stale_stages(project) == {"fetch", "prepare"}
+        assert stale_stages(project) == {"fetch", "prepare"} | TRAIN
     finally:
         (project / "params.yaml").write_text(backup)
     assert stale_stages(project) == set()

@@ -1,0 +1,78 @@
+"""The hand-designed candidates. Each maps its params to an uncompiled keras.Model that takes
+raw uint8 28x28 digits, scales them itself, and returns class probabilities."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from stages.params import ConvnetParams, DeepConvnetParams, MlpParams
+
+NUM_CLASSES = 10
+
+
+def digits_input() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The raw uint8 input, and the same digits as float images in [0, 1] with one channel."""
+    inputs = keras.Input(shape=(28, 28), dtype="uint8", name="digits")
+    x = layers.Rescaling(1 / 255)(inputs)
+    return inputs, layers.Reshape((28, 28, 1))(x)
+
+
+def classifier(x: keras.KerasTensor) -> keras.KerasTensor:
+    # float32 output even under mixed precision, so softmax and the loss stay stable.
+    return layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="probs")(x)
+
+
+def mlp(p: MlpParams) -> keras.Model:
+    """The classic Keras MLP: dense layers with dropout."""
+    inputs, x = digits_input()
+    x = layers.Flatten()(x)
+    for units in p.units:
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(p.dropout)(x)
+    return keras.Model(inputs, classifier(x), name="mlp")
+
+
+def convnet(p: ConvnetParams) -> keras.Model:
+    """The classic Keras MNIST convnet: conv + max-pool blocks, dropout, softmax."""
+    inputs, x = digits_input()
+    for filters in p.filters:
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(p.dropout)(x)
+    return keras.Model(inputs, classifier(x), name="convnet")
+
+
+def conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
+def deep_convnet(p: DeepConvnetParams) -> keras.Model:
+    """Blocks of two conv-BN-ReLU layers, the second strided to halve the resolution (cheaper
+    than a conv at full size then pooling), dropout after each block, and random rotations and
+    shifts (active only in training) as the first layers."""
+    inputs, x = digits_input()
+    if p.augment:
+        x = layers.RandomRotation(p.rotation / 360, fill_mode="constant")(x)
+        x = layers.RandomTranslation(p.shift, p.shift, fill_mode="constant")(x)
+    for filters in p.filters:
+        x = conv_bn(x, filters)
+        x = conv_bn(x, filters, strides=2)
+        x = layers.Dropout(p.dropout)(x)
+    x = layers.GlobalAveragePooling2D()(x) if p.global_pool else layers.Flatten()(x)
+    x = layers.Dense(p.dense_units, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(p.dropout)(x)
+    return keras.Model(inputs, classifier(x), name="deep_convnet")
+
+
+BUILDERS = {"mlp": mlp, "convnet": convnet, "deep_convnet": deep_convnet}
+
+
+def build(name: str, params) -> keras.Model:
+    """The candidate `name`, built from its section of params.yaml."""
+    return BUILDERS[name](getattr(params, name))

@@ -1,0 +1,125 @@
+"""train: fit one hand-designed candidate on the prepared data (python -m stages.train NAME).
+
+Writes models/NAME/model.keras (plus TensorBoard logs beside it), DVCLive metrics and per-epoch
+plots under metrics/train/NAME, and the wall time there in time.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from stages.common import PREPARED, UserError, atomic_path, cli, write_json
+from stages.params import Params, load_params
+
+
+def backup_dir(name: str, params: Params) -> Path:
+    """Where BackupAndRestore keeps the last finished epoch of an interrupted run.
+
+    Outside every DVC output, so it survives DVC's clean-up before a rerun; keyed by everything
+    the run depends on, so a run resumes only when its params and data are unchanged.
+    """
+    settings = params.model_dump(include={"seed", "train", name}) | {
+        "fit": params.fit_settings(name)
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for split in ("train", "val"):
+        key.update((PREPARED / f"{split}.npz").read_bytes())
+    return Path(".dvc/tmp/backup") / f"{name}-{key.hexdigest()[:16]}"
+
+
+def parse_name(params: Params) -> str:
+    if len(sys.argv) != 2:
+        raise UserError("usage: python -m stages.train MODEL_NAME")
+    name = sys.argv[1]
+    if name not in params.models:
+        raise UserError(f"models: {name!r} is not one of the listed models {params.models}")
+    return name
+
+
+@cli
+def main() -> None:
+    params = load_params()
+    name = parse_name(params)
+    lr, epochs, batch_size = params.fit_settings(name)
+
+    # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
+    import keras
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    from stages import models, runtime
+    from stages.common import load_split
+
+    strategy = runtime.setup(params.seed, params.train.mixed_precision)
+    x_train, y_train = load_split("train")
+    x_val, y_val = load_split("val")
+    train_ds = runtime.dataset(x_train, y_train, batch_size, shuffle_seed=params.seed)
+    val_ds = runtime.dataset(x_val, y_val, batch_size)
+
+    with strategy.scope():
+        model = models.build(name, params)
+        steps = epochs * len(train_ds)
+        schedule = (
+            keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
+            if params.train.lr_schedule == "cosine"
+            else lr
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=params.train.jit_compile,
+        )
+
+    backup = backup_dir(name, params)
+    for stale in backup.parent.glob(f"{name}-*"):
+        if stale != backup:
+            shutil.rmtree(stale)
+    resuming = (backup / "training_metadata.json").exists()
+    if resuming:
+        print(f"train: resuming {name} from {backup}")
+
+    model_dir = Path("models") / name
+    with Live(f"metrics/train/{name}", resume=resuming, dvcyaml=None, save_dvc_exp=False) as live:
+        callbacks = [
+            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=params.train.patience, restore_best_weights=True
+            ),
+            keras.callbacks.TensorBoard(model_dir / "tensorboard"),
+            DVCLiveCallback(live=live),
+        ]
+        started = time.perf_counter()
+        history = model.fit(
+            train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=2
+        )
+        wall_time = time.perf_counter() - started
+        best = max(range(len(history.epoch)), key=lambda i: history.history["val_accuracy"][i])
+        live.summary["params"] = model.count_params()
+        live.summary["best_epoch"] = history.epoch[best] + 1
+        live.summary["best_val_accuracy"] = history.history["val_accuracy"][best]
+
+    with atomic_path(model_dir / "model.keras") as tmp:
+        model.save(tmp)
+    epochs_run = len(history.epoch)
+    write_json(
+        Path("metrics/train") / name / "time.json",
+        {
+            "wall_time_s": round(wall_time, 1),
+            "epochs_run": epochs_run,
+            "train_images_per_s": round(epochs_run * len(y_train) / wall_time),
+        },
+    )
+    print(
+        f"train: {name}: best val_accuracy {history.history['val_accuracy'][best]:.4f} "
+        f"(epoch {history.epoch[best] + 1}) in {wall_time:.0f}s -> {model_dir / 'model.keras'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Each candidate on a few hundred real digits: builds, trains, saves and loads."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO
+
+from stages import models, runtime
+from stages.params import load_params
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist["x_train"][:256], mnist["y_train"][:256]
+
+
+@pytest.mark.parametrize("name", sorted(models.BUILDERS))
+def test_candidate_trains_saves_and_loads(name, digits, tmp_path):
+    params = load_params(REPO / "params.yaml")
+    runtime.setup(seed=0, mixed_precision=False)
+    model = models.build(name, params)
+    assert model.inputs[0].dtype == "uint8"
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = digits
+    history = model.fit(runtime.dataset(x, y, 64, shuffle_seed=0), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+    probs = model.predict(x[:32], verbose=0)
+    assert probs.shape == (32, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x[:32], verbose=0), probs, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,74 @@
+"""The train stage as DVC runs it, on a few hundred real digits."""
+
+import json
+
+import pytest
+from conftest import run, set_params
+
+SMALL = {"data__limit": 200, "epochs": 1, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    import shutil
+
+    from conftest import REPO
+
+    root = tmp_path_factory.mktemp("train")
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
+    set_params(root, **SMALL)
+    run(["python", "-m", "stages.fetch"], root)
+    run(["python", "-m", "stages.prepare"], root)
+    return root
+
+
+def train(root, name):
+    run(["python", "-m", "stages.train", name], root)
+    return json.loads((root / "metrics" / "train" / name / "metrics.json").read_text())
+
+
+def test_outputs_and_seeded_runs_are_identical(prepared):
+    first = train(prepared, "convnet")
+    assert (prepared / "models" / "convnet" / "model.keras").is_file()
+    assert any((prepared / "models" / "convnet" / "tensorboard").rglob("events.out.*"))
+    plots = prepared / "metrics" / "train" / "convnet" / "plots" / "metrics"
+    assert (plots / "train" / "accuracy.tsv").is_file() and (plots / "eval" / "loss.tsv").is_file()
+    timing = json.loads((prepared / "metrics" / "train" / "convnet" / "time.json").read_text())
+    assert timing["epochs_run"] == 1 and timing["wall_time_s"] > 0
+    assert first["params"] > 0 and 0 <= first["best_val_accuracy"] <= 1
+    assert not list((prepared / ".dvc" / "tmp" / "backup").glob("*/*"))  # backup cleaned up
+
+    assert train(prepared, "convnet") == first
+
+
+def test_top_level_settings_are_overridden_per_model(prepared):
+    set_params(prepared, **SMALL, mlp__epochs=2)
+    try:
+        metrics = train(prepared, "mlp")
+    finally:
+        set_params(prepared, **SMALL)
+    assert metrics["step"] == 1  # two epochs: steps 0 and 1
+
+
+@pytest.mark.parametrize(
+    ("args", "params", "error"),
+    [
+        (["resnet"], {}, "error: models: 'resnet' is not one of the listed models"),
+        (["mlp"], {"models": ["mlp", "resnet"]}, "error: params.yaml: models.1: Input should be"),
+        (["mlp"], {"models": ["mlp", "mlp"]}, "error: params.yaml: models: Value error, lists a"),
+        (["mlp"], {"models": []}, "error: params.yaml: models: List should have at least 1"),
+        (["mlp"], {"mlp__units": [512, 0]}, "error: params.yaml: mlp.units.1: Input should be"),
+        (["mlp"], {"mlp__dropuot": 0.1}, "error: params.yaml: mlp.dropuot: unknown key"),
+        (["mlp"], {"convnet__dropout": 1.0}, "error: params.yaml: convnet.dropout: Input should"),
+        (["mlp"], {"train__lr_schedule": "step"}, "error: params.yaml: train.lr_schedule: Input"),
+    ],
+)
+def test_bad_model_choice_fails_before_training(prepared, tmp_path, args, params, error):
+    set_params(tmp_path, **SMALL, **params)
+    (tmp_path / "data").symlink_to(prepared / "data")
+    result = run(["python", "-m", "stages.train", *args], tmp_path, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(error), result.stderr
+    assert not (tmp_path / "models").exists()
