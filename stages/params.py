@@ -72,6 +72,21 @@ class DeepConvnetParams(CandidateParams):
     shift: Annotated[float, Field(ge=0, lt=1)]  # fraction of the image size, either way
 
 
+class NasParams(Section):
+    max_trials: PositiveInt
+    epochs: PositiveInt  # per trial
+    patience: PositiveInt  # early stopping within a trial
+    batch_size: PositiveInt
+    tuner: Literal["greedy", "bayesian", "hyperband", "random"]
+    objective: Literal["val_accuracy", "val_loss"]
+    max_model_size: PositiveInt  # parameters; bigger candidates are skipped
+    block_types: Annotated[
+        list[Literal["vanilla", "resnet", "xception"]], Field(min_length=1, max_length=3)
+    ]
+    normalize: bool
+    augment: bool
+
+
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
     lr: Annotated[float, Field(gt=0)]
@@ -84,6 +99,7 @@ class Params(Section):
     mlp: MlpParams
     convnet: ConvnetParams
     deep_convnet: DeepConvnetParams
+    nas: NasParams
 
     @field_validator("models")
     @classmethod

@@ -1,0 +1,139 @@
+"""nas: AutoKeras architecture search on the prepared data; exports the best trial's model.
+
+Writes models/nas/model.keras, the trial table metrics/nas/trials.csv, metrics/nas/metrics.json
+(best validation accuracy, trials completed) and metrics/nas/time.json (search wall time).
+Load the model with `import autokeras` first: it holds AutoKeras' own preprocessing layers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+from stages.common import PREPARED, atomic_path, cli, load_split, write_json
+from stages.params import NasParams, load_params
+
+MODEL = Path("models/nas/model.keras")
+METRICS = Path("metrics/nas")
+SEARCH_ROOT = Path(".dvc/tmp/nas")
+
+
+def search_dir(nas: NasParams, seed: int) -> Path:
+    """A search directory keyed by the params and data: an interrupted search with the same
+    inputs resumes there, any change starts a new one."""
+    key = hashlib.sha256(json.dumps([nas.model_dump(), seed], sort_keys=True).encode())
+    for split in ("train", "val"):
+        key.update((PREPARED / f"{split}.npz").read_bytes())
+    return SEARCH_ROOT / key.hexdigest()[:16]
+
+
+def trial_table(tuner) -> list[dict]:
+    rows = []
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        timing_file = Path(tuner.get_trial_dir(trial_id), "timing.json")
+        timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        rows.append(
+            {
+                "trial": int(trial_id),
+                "status": trial.status,
+                "score": trial.score,
+                "best_epoch": None if trial.best_step is None else trial.best_step + 1,
+                **timing,
+                "hyperparameters": json.dumps(trial.hyperparameters.values, sort_keys=True),
+            }
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    columns = ["trial", "status", "score", "best_epoch", "params", "seconds", "worker"]
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=[*columns, "hyperparameters"], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@cli
+def main() -> None:
+    params = load_params()
+    nas = params.nas
+
+    # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
+    import autokeras as ak
+    import keras
+    from autokeras.auto_model import get_tuner_class
+
+    from stages import runtime
+    from stages.search_space import OfflineImageBlock, timed
+
+    # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
+    seed = params.seed or 1
+    runtime.setup(params.seed, mixed_precision=False)
+    x_train, y_train = load_split("train")
+    x_val, y_val = load_split("val")
+
+    directory = search_dir(nas, seed)
+    for stale in SEARCH_ROOT.glob("*"):
+        if stale != directory:
+            shutil.rmtree(stale)
+    if directory.exists():
+        print(f"nas: resuming the search in {directory}")
+
+    inputs = ak.ImageInput()
+    features = OfflineImageBlock(nas.block_types, nas.normalize, nas.augment)(inputs)
+    search = ak.AutoModel(
+        inputs=inputs,
+        outputs=ak.ClassificationHead()(features),
+        directory=directory.parent,
+        project_name=directory.name,
+        max_trials=nas.max_trials,
+        objective=nas.objective,
+        tuner=timed(get_tuner_class(nas.tuner)),
+        seed=seed,
+        max_model_size=nas.max_model_size,
+    )
+    started = time.perf_counter()
+    # Passing our own EarlyStopping and validation data (no validation_split) makes AutoKeras
+    # keep the best trial's checkpoint instead of retraining it from scratch after the search.
+    mode = "max" if nas.objective == "val_accuracy" else "min"
+    search.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=nas.epochs,
+        batch_size=nas.batch_size,
+        callbacks=[keras.callbacks.EarlyStopping(nas.objective, patience=nas.patience, mode=mode)],
+        verbose=2,
+    )
+    search_time = time.perf_counter() - started
+    model = search.export_model()
+
+    rows = trial_table(search.tuner)
+    completed = [row for row in rows if row["status"] == "COMPLETED"]
+    best = search.tuner.oracle.get_best_trials(1)[0]
+    with atomic_path(MODEL) as tmp:
+        model.save(tmp)
+    write_csv(METRICS / "trials.csv", rows)
+    write_json(
+        METRICS / "metrics.json",
+        {
+            "best_" + nas.objective: best.score,
+            "best_trial": int(best.trial_id),
+            "params": model.count_params(),
+            "trials_completed": len(completed),
+        },
+    )
+    write_json(METRICS / "time.json", {"search_time_s": round(search_time, 1)})
+    shutil.rmtree(directory)
+    print(
+        f"nas: {len(completed)} trials in {search_time:.0f}s, best trial {best.trial_id} "
+        f"{nas.objective} {best.score:.4f} -> {MODEL}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The AutoKeras pieces of the search: the search space block and a tuner that times trials."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import autokeras as ak
+import keras
+import keras_tuner as kt
+
+
+@keras.saving.register_keras_serializable(package="mnist_nas")
+class OfflineImageBlock(ak.Block):
+    """AutoKeras' ImageBlock, limited to what trains from scratch at 28x28 and offline.
+
+    ImageBlock may pick EfficientNet, ImageNet weights (a download) or 224x224 inputs; this one
+    chooses only among `block_types`, with random weights at the native size, and augments
+    without flips (a flipped digit is another digit, or none).
+    """
+
+    def __init__(self, block_types: list[str], normalize: bool, augment: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.block_types = list(block_types)
+        self.normalize = normalize
+        self.augment = augment
+
+    def get_config(self) -> dict:
+        return super().get_config() | {
+            "block_types": self.block_types,
+            "normalize": self.normalize,
+            "augment": self.augment,
+        }
+
+    def build(self, hp: kt.HyperParameters, inputs=None):
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.normalize:
+            x = ak.Normalization().build(hp, x)
+        if self.augment:
+            x = ak.ImageAugmentation(horizontal_flip=False, vertical_flip=False).build(hp, x)
+        if len(self.block_types) == 1:
+            block_type, scope = self.block_types[0], nullcontext()
+        else:
+            block_type = hp.Choice("block_type", self.block_types)
+            scope = hp.conditional_scope("block_type", [block_type])
+        with scope:
+            if block_type == "vanilla":
+                return ak.ConvBlock().build(hp, x)
+            hp.Fixed("imagenet_size", False)  # else the tuner may upsize digits to 224x224
+            application = ak.ResNetBlock if block_type == "resnet" else ak.XceptionBlock
+            return application(pretrained=False).build(hp, x)
+
+
+def timed(tuner_class: type) -> type:
+    """The AutoKeras tuner class, also saving each trial's wall time, size and worker."""
+
+    class TimedTuner(tuner_class):
+        def _try_build(self, hp):
+            model = super()._try_build(hp)
+            self._trial_params = model.count_params()
+            return model
+
+        def on_trial_begin(self, trial):
+            self._trial_started, self._trial_params = time.perf_counter(), None
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            record = {
+                "seconds": round(time.perf_counter() - self._trial_started, 1),
+                "params": self._trial_params,
+                "worker": self.tuner_id,
+            }
+            Path(self.get_trial_dir(trial.trial_id), "timing.json").write_text(json.dumps(record))
+            super().on_trial_end(trial)
+
+    return TimedTuner

@@ -1,0 +1,71 @@
+"""The nas stage: a one-trial, one-epoch AutoKeras search on a few hundred real digits."""
+
+import csv
+import json
+import shutil
+
+import pytest
+from conftest import REPO, run, set_params
+
+SMALL = {
+    "data__limit": 300,
+    "nas__max_trials": 1,
+    "nas__epochs": 1,
+    "nas__batch_size": 64,
+}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nas")
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
+    set_params(root, **SMALL)
+    for stage in ("fetch", "prepare", "nas"):
+        run(["python", "-m", f"stages.{stage}"], root)
+    return root
+
+
+def test_search_writes_every_output(searched):
+    metrics = json.loads((searched / "metrics/nas/metrics.json").read_text())
+    assert metrics["trials_completed"] == 1 and 0 < metrics["best_val_accuracy"] <= 1
+    assert metrics["params"] > 0
+    assert json.loads((searched / "metrics/nas/time.json").read_text())["search_time_s"] > 0
+    with (searched / "metrics/nas/trials.csv").open() as table:
+        (trial,) = list(csv.DictReader(table))
+    assert trial["status"] == "COMPLETED" and float(trial["score"]) == pytest.approx(
+        metrics["best_val_accuracy"]
+    )
+    assert int(trial["params"]) == metrics["params"] and float(trial["seconds"]) > 0
+    hyperparameters = json.loads(trial["hyperparameters"])
+    assert any(name.endswith("/kernel_size") for name in hyperparameters), hyperparameters
+    assert not list((searched / ".dvc/tmp/nas").glob("*"))  # search directory cleaned up
+
+
+def test_exported_model_loads_in_a_fresh_process(searched):
+    script = (
+        "import autokeras, keras, numpy as np\n"
+        "model = keras.saving.load_model('models/nas/model.keras')\n"
+        "x = np.load('data/prepared/test.npz')['x'][:50]\n"
+        "probs = model.predict(x, verbose=0)\n"
+        "assert probs.shape == (50, 10), probs.shape\n"
+        "print((probs.argmax(1) == np.load('data/prepared/test.npz')['y'][:50]).mean())\n"
+    )
+    result = run(["python", "-c", script], searched)
+    assert 0 <= float(result.stdout.strip().splitlines()[-1]) <= 1
+
+
+@pytest.mark.parametrize(
+    ("override", "error"),
+    [
+        ({"nas__tuner": "evolution"}, "error: params.yaml: nas.tuner: Input should be"),
+        ({"nas__max_trials": 0}, "error: params.yaml: nas.max_trials: Input should be greater"),
+        ({"nas__block_types": ["efficientnet"]}, "error: params.yaml: nas.block_types.0:"),
+    ],
+)
+def test_bad_nas_params_fail_at_once(tmp_path, override, error):
+    set_params(tmp_path, **override)
+    result = run(["python", "-m", "stages.nas"], tmp_path, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(error), result.stderr
