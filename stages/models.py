@@ -34,13 +34,16 @@ def mlp(p: MlpParams) -> keras.Model:
 
 
 def convnet(p: ConvnetParams) -> keras.Model:
-    """The classic Keras MNIST convnet: conv + max-pool blocks, dropout, softmax."""
+    """The classic Keras MNIST convnet: conv + max-pool blocks, dropout, an optional dense layer."""
     inputs, x = digits_input()
     for filters in p.filters:
         x = layers.Conv2D(filters, 3, activation="relu")(x)
         x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(p.dropout)(x)
+    if p.dense_units:
+        x = layers.Dense(p.dense_units, activation="relu")(x)
+        x = layers.Dropout(p.dropout)(x)
     return keras.Model(inputs, classifier(x), name="convnet")
 
 

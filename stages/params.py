@@ -59,6 +59,7 @@ class MlpParams(CandidateParams):
 
 class ConvnetParams(CandidateParams):
     filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
+    dense_units: Annotated[int, Field(ge=0)]  # 0: none
     dropout: Annotated[float, Field(ge=0, lt=1)]
 
 

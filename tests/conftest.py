@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+# Params for real runs of the whole pipeline in seconds: a few hundred digits, one epoch.
+SMALL = {
+    "data__limit": 200,
+    "epochs": 1,
+    "batch_size": 64,
+    "convnet__epochs": None,
+    "deep_convnet__epochs": None,
+    "nas__max_trials": 1,
+    "nas__epochs": 1,
+    "nas__batch_size": 64,
+}
+
+
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command with the project's virtual environment first on PATH."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}

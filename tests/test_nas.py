@@ -5,14 +5,7 @@ import json
 import shutil
 
 import pytest
-from conftest import REPO, run, set_params
-
-SMALL = {
-    "data__limit": 300,
-    "nas__max_trials": 1,
-    "nas__epochs": 1,
-    "nas__batch_size": 64,
-}
+from conftest import REPO, SMALL, run, set_params
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@
 import json
 
 import pytest
-from conftest import run, set_params
-
-SMALL = {"data__limit": 200, "epochs": 1, "batch_size": 64}
+from conftest import SMALL, run, set_params
 
 
 @pytest.fixture(scope="module")
