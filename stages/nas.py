@@ -68,7 +68,7 @@ def main() -> None:
     from autokeras.auto_model import get_tuner_class
 
     from stages import runtime
-    from stages.search_space import OfflineImageBlock, timed
+    from stages.search_space import OfflineImageBlock, first_trial, timed
 
     # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
     seed = params.seed or 1
@@ -84,7 +84,11 @@ def main() -> None:
         print(f"nas: resuming the search in {directory}")
 
     inputs = ak.ImageInput()
-    features = OfflineImageBlock(nas.block_types, nas.normalize, nas.augment)(inputs)
+    block = OfflineImageBlock(nas.block_types, nas.normalize, nas.augment)
+    features = block(inputs)
+    warm_start = {}
+    if nas.tuner == "greedy" and "vanilla" in nas.block_types:
+        warm_start["initial_hps"] = [first_trial(block)]
     search = ak.AutoModel(
         inputs=inputs,
         outputs=ak.ClassificationHead()(features),
@@ -95,6 +99,7 @@ def main() -> None:
         tuner=timed(get_tuner_class(nas.tuner)),
         seed=seed,
         max_model_size=nas.max_model_size,
+        **warm_start,
     )
     started = time.perf_counter()
     # Passing our own EarlyStopping and validation data (no validation_split) makes AutoKeras

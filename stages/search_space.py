@@ -10,6 +10,19 @@ from pathlib import Path
 import autokeras as ak
 import keras
 import keras_tuner as kt
+from keras_tuner.engine.hyperparameters import Choice
+
+# The vanilla conv block's space, sized for 28x28 digits on a CPU: AutoKeras' own ranges go up
+# to 512 filters and 7x7 kernels, where one trial alone outlasts the whole default budget.
+CONV_SPACE = {
+    "kernel_size": 3,
+    "num_blocks": Choice("num_blocks", [2, 3], default=2),
+    "num_layers": Choice("num_layers", [1, 2], default=2),
+    "filters": Choice("filters", [16, 32, 64], default=32),
+    "max_pooling": True,
+    "separable": False,
+    "dropout": Choice("dropout", [0.0, 0.25, 0.5], default=0.25),
+}
 
 
 @keras.saving.register_keras_serializable(package="mnist_nas")
@@ -47,7 +60,7 @@ class OfflineImageBlock(ak.Block):
             scope = hp.conditional_scope("block_type", [block_type])
         with scope:
             if block_type == "vanilla":
-                return ak.ConvBlock().build(hp, x)
+                return ak.ConvBlock(**CONV_SPACE).build(hp, x)
             hp.Fixed("imagenet_size", False)  # else the tuner may upsize digits to 224x224
             application = ak.ResNetBlock if block_type == "resnet" else ak.XceptionBlock
             return application(pretrained=False).build(hp, x)
@@ -76,3 +89,24 @@ def timed(tuner_class: type) -> type:
             super().on_trial_end(trial)
 
     return TimedTuner
+
+
+def first_trial(block: OfflineImageBlock) -> dict:
+    """Values for the greedy tuner's first trial: the conv block's defaults, a sound start that
+    fits the budget (the greedy oracle otherwise draws part of its first trial at random)."""
+    conv = f"{block.name}/conv_block_1"
+    values = {
+        f"{conv}/{name}": hp.default for name, hp in CONV_SPACE.items() if hasattr(hp, "default")
+    }
+    for layer in range(2):
+        values[f"{conv}/filters_0_{layer}"] = values[f"{conv}/filters_1_{layer}"] = 32
+    values |= {
+        "classification_head_1/spatial_reduction_1/reduction_type": "flatten",
+        "classification_head_1/dropout": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+    }
+    if len(block.block_types) > 1:
+        values[f"{block.name}/block_type"] = "vanilla"
+    values.pop(f"{conv}/filters")
+    return values
