@@ -38,9 +38,15 @@ model = keras.Sequential([
     keras.Input((28, 28, 1)),
     layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
     layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
-    layers.Flatten(), layers.Dropout(0.5), layers.Dense(10, activation="softmax"),
+    layers.Flatten(), layers.Dropout(0.5),
+    layers.Dense(128, activation="relu"), layers.Dropout(0.5),
+    layers.Dense(10, activation="softmax"),
 ])
-model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", ["accuracy"])
+model.compile(
+    optimizer=keras.optimizers.Adam(lr),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
 start = time.perf_counter()
 model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=(xv, yv), verbose=2)
 print("FIT_SECONDS", time.perf_counter() - start)
@@ -71,7 +77,9 @@ def main() -> None:
         params.update(epochs=args.epochs, models=["convnet"])
         params["data"]["limit"] = None
         params["train"].update(lr_schedule="constant", patience=args.epochs + 1)
-        params["convnet"].update(lr=None, epochs=None, batch_size=None)
+        params["convnet"].update(
+            lr=None, epochs=None, batch_size=None, filters=[32, 64], dense_units=128, dropout=0.5
+        )
         (work / "params.yaml").write_text(yaml.safe_dump(params))
         (work / "bare.py").write_text(BARE_SCRIPT)
         for stage in ("fetch", "prepare"):
