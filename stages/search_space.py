@@ -23,6 +23,13 @@ CONV_SPACE = {
     "separable": False,
     "dropout": Choice("dropout", [0.0, 0.25, 0.5], default=0.25),
 }
+# A hidden dense layer between the conv features and the classifier, as in the classic convnet.
+DENSE_SPACE = {
+    "num_layers": 1,
+    "num_units": Choice("num_units", [64, 128, 256], default=128),
+    "use_batchnorm": False,
+    "dropout": Choice("dropout", [0.0, 0.25, 0.5], default=0.5),
+}
 
 
 @keras.saving.register_keras_serializable(package="mnist_nas")
@@ -60,7 +67,8 @@ class OfflineImageBlock(ak.Block):
             scope = hp.conditional_scope("block_type", [block_type])
         with scope:
             if block_type == "vanilla":
-                return ak.ConvBlock(**CONV_SPACE).build(hp, x)
+                x = ak.ConvBlock(**CONV_SPACE).build(hp, x)
+                return ak.DenseBlock(**DENSE_SPACE).build(hp, x)
             hp.Fixed("imagenet_size", False)  # else the tuner may upsize digits to 224x224
             application = ak.ResNetBlock if block_type == "resnet" else ak.XceptionBlock
             return application(pretrained=False).build(hp, x)
@@ -92,7 +100,7 @@ def timed(tuner_class: type) -> type:
 
 
 def first_trial(block: OfflineImageBlock) -> dict:
-    """Values for the greedy tuner's first trial: the conv block's defaults, a sound start that
+    """Values for the greedy tuner's first trial: the blocks' defaults, a sound start that
     fits the budget (the greedy oracle otherwise draws part of its first trial at random)."""
     conv = f"{block.name}/conv_block_1"
     values = {
@@ -100,8 +108,10 @@ def first_trial(block: OfflineImageBlock) -> dict:
     }
     for layer in range(2):
         values[f"{conv}/filters_0_{layer}"] = values[f"{conv}/filters_1_{layer}"] = 32
+    dense = f"{block.name}/dense_block_1"
     values |= {
-        "classification_head_1/spatial_reduction_1/reduction_type": "flatten",
+        f"{dense}/units_0": DENSE_SPACE["num_units"].default,
+        f"{dense}/dropout": DENSE_SPACE["dropout"].default,
         "classification_head_1/dropout": 0.0,
         "optimizer": "adam",
         "learning_rate": 1e-3,
