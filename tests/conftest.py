@@ -52,6 +52,16 @@ def set_params(folder: Path, **overrides) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def new_project(root: Path, stages: tuple[str, ...] = (), **overrides) -> Path:
+    """A project folder with the bundled data and params.yaml, after running `stages` in it."""
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
+    set_params(root, **overrides)
+    for stage in stages:
+        run(["python", "-m", f"stages.{stage}"], root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def mnist() -> dict[str, np.ndarray]:
     with np.load(REPO / "data" / "mnist.npz", allow_pickle=False) as archive:
@@ -61,8 +71,6 @@ def mnist() -> dict[str, np.ndarray]:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder with params.yaml and the bundled data, as the current directory."""
-    (tmp_path / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", tmp_path / "data" / "mnist.npz")
-    set_params(tmp_path)
+    new_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -2,21 +2,14 @@
 
 import csv
 import json
-import shutil
 
 import pytest
-from conftest import REPO, SMALL, run, set_params
+from conftest import SMALL, new_project, run, set_params
 
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nas")
-    (root / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
-    set_params(root, **SMALL)
-    for stage in ("fetch", "prepare", "nas"):
-        run(["python", "-m", f"stages.{stage}"], root)
-    return root
+    return new_project(tmp_path_factory.mktemp("nas"), ("fetch", "prepare", "nas"), **SMALL)
 
 
 def test_search_writes_every_output(searched):

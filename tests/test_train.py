@@ -3,22 +3,12 @@
 import json
 
 import pytest
-from conftest import SMALL, run, set_params
+from conftest import SMALL, new_project, run, set_params
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    import shutil
-
-    from conftest import REPO
-
-    root = tmp_path_factory.mktemp("train")
-    (root / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
-    set_params(root, **SMALL)
-    run(["python", "-m", "stages.fetch"], root)
-    run(["python", "-m", "stages.prepare"], root)
-    return root
+    return new_project(tmp_path_factory.mktemp("train"), ("fetch", "prepare"), **SMALL)
 
 
 def train(root, name):
