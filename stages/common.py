@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -87,6 +88,23 @@ def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of one prepared split: "train", "val" or "test"."""
     arrays = load_npz(PREPARED / f"{name}.npz", ("x", "y"))
     return arrays["x"], arrays["y"]
+
+
+def resume_dir(root: str | Path, name: str, settings: object) -> Path:
+    """A folder where an interrupted stage keeps what it needs to resume: root/name-<key>.
+
+    Outside every DVC output, so it survives DVC's clean-up before a rerun; keyed by `settings`
+    and the prepared training data, so only a rerun with unchanged inputs resumes. Folders of
+    `name` with another key are removed.
+    """
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for split in ("train", "val"):
+        key.update((PREPARED / f"{split}.npz").read_bytes())
+    path = Path(root) / f"{name}-{key.hexdigest()[:16]}"
+    for stale in path.parent.glob(f"{name}-*"):
+        if stale != path:
+            shutil.rmtree(stale)
+    return path
 
 
 def write_json(path: str | Path, data: object) -> None:

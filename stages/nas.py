@@ -8,27 +8,16 @@ Load the model with `import autokeras` first: it holds AutoKeras' own preprocess
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 import time
 from pathlib import Path
 
-from stages.common import PREPARED, atomic_path, cli, load_split, write_json
-from stages.params import NasParams, load_params
+from stages.common import atomic_path, cli, load_split, resume_dir, write_json
+from stages.params import load_params
 
 MODEL = Path("models/nas/model.keras")
 METRICS = Path("metrics/nas")
-SEARCH_ROOT = Path(".dvc/tmp/nas")
-
-
-def search_dir(nas: NasParams, seed: int) -> Path:
-    """A search directory keyed by the params and data: an interrupted search with the same
-    inputs resumes there, any change starts a new one."""
-    key = hashlib.sha256(json.dumps([nas.model_dump(), seed], sort_keys=True).encode())
-    for split in ("train", "val"):
-        key.update((PREPARED / f"{split}.npz").read_bytes())
-    return SEARCH_ROOT / key.hexdigest()[:16]
 
 
 def trial_table(tuner) -> list[dict]:
@@ -76,10 +65,7 @@ def main() -> None:
     x_train, y_train = load_split("train")
     x_val, y_val = load_split("val")
 
-    directory = search_dir(nas, seed)
-    for stale in SEARCH_ROOT.glob("*"):
-        if stale != directory:
-            shutil.rmtree(stale)
+    directory = resume_dir(".dvc/tmp/nas", "search", [nas.model_dump(), seed])
     if directory.exists():
         print(f"nas: resuming the search in {directory}")
 

@@ -6,30 +6,12 @@ plots under metrics/train/NAME, and the wall time there in time.json.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from stages.common import PREPARED, UserError, atomic_path, cli, write_json
+from stages.common import UserError, atomic_path, cli, resume_dir, write_json
 from stages.params import Params, load_params
-
-
-def backup_dir(name: str, params: Params) -> Path:
-    """Where BackupAndRestore keeps the last finished epoch of an interrupted run.
-
-    Outside every DVC output, so it survives DVC's clean-up before a rerun; keyed by everything
-    the run depends on, so a run resumes only when its params and data are unchanged.
-    """
-    settings = params.model_dump(include={"seed", "train", name}) | {
-        "fit": params.fit_settings(name)
-    }
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for split in ("train", "val"):
-        key.update((PREPARED / f"{split}.npz").read_bytes())
-    return Path(".dvc/tmp/backup") / f"{name}-{key.hexdigest()[:16]}"
 
 
 def parse_name(params: Params) -> str:
@@ -76,10 +58,9 @@ def main() -> None:
             jit_compile=params.train.jit_compile,
         )
 
-    backup = backup_dir(name, params)
-    for stale in backup.parent.glob(f"{name}-*"):
-        if stale != backup:
-            shutil.rmtree(stale)
+    # Where BackupAndRestore keeps the last finished epoch of an interrupted run.
+    settings = params.model_dump(include={"seed", "train", name})
+    backup = resume_dir(".dvc/tmp/backup", name, settings | {"fit": params.fit_settings(name)})
     resuming = (backup / "training_metadata.json").exists()
     if resuming:
         print(f"train: resuming {name} from {backup}")
