@@ -82,6 +82,7 @@ def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 PREPARED = Path("data/prepared")
+TRAINED = Path("models/trained")  # models/trained/<name>/model.keras: every candidate and nas
 
 
 def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +112,16 @@ def write_json(path: str | Path, data: object) -> None:
     """Write JSON atomically, with sorted keys so equal data gives equal bytes."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(path: str | Path):
+    """Load a .keras model for inference, in Keras' safe mode (no arbitrary code).
+
+    AutoKeras is imported first because the NAS model is made of its registered layers.
+    """
+    import autokeras  # noqa: F401  (registers the layers the NAS model is made of)
+    import keras
+
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such model file")
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -1,7 +1,8 @@
 """nas: AutoKeras architecture search on the prepared data; exports the best trial's model.
 
-Writes models/nas/model.keras, the trial table metrics/nas/trials.csv, metrics/nas/metrics.json
-(best validation accuracy, trials completed) and metrics/nas/time.json (search wall time).
+Writes models/trained/nas/model.keras, the trial table metrics/nas/trials.csv,
+metrics/nas/metrics.json (best validation accuracy, trials completed) and metrics/nas/time.json
+(search wall time).
 Load the model with `import autokeras` first: it holds AutoKeras' own preprocessing layers.
 """
 
@@ -13,10 +14,10 @@ import shutil
 import time
 from pathlib import Path
 
-from stages.common import atomic_path, cli, load_split, resume_dir, write_json
+from stages.common import TRAINED, atomic_path, cli, load_split, resume_dir, write_json
 from stages.params import load_params
 
-MODEL = Path("models/nas/model.keras")
+MODEL = TRAINED / "nas" / "model.keras"
 METRICS = Path("metrics/nas")
 
 

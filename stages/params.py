@@ -88,6 +88,20 @@ class NasParams(Section):
     augment: bool
 
 
+class EvaluateParams(Section):
+    latency_runs: PositiveInt  # timed predictions per batch size; the median is reported
+
+
+class ExportParams(Section):
+    select_by: Literal["accuracy", "macro_f1", "loss"]  # ties go to the smaller model
+
+
+class PlotParams(Section):
+    errors: PositiveInt  # misclassified test digits shown
+    saliency: PositiveInt  # test digits with an integrated-gradients map
+    dpi: PositiveInt
+
+
 class Params(Section):
     seed: Annotated[int, Field(ge=0)]
     lr: Annotated[float, Field(gt=0)]
@@ -101,6 +115,9 @@ class Params(Section):
     convnet: ConvnetParams
     deep_convnet: DeepConvnetParams
     nas: NasParams
+    evaluate: EvaluateParams
+    export: ExportParams
+    plot: PlotParams
 
     @field_validator("models")
     @classmethod

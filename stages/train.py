@@ -1,7 +1,7 @@
 """train: fit one hand-designed candidate on the prepared data (python -m stages.train NAME).
 
-Writes models/NAME/model.keras (plus TensorBoard logs beside it), DVCLive metrics and per-epoch
-plots under metrics/train/NAME, and the wall time there in time.json.
+Writes models/trained/NAME/model.keras (plus TensorBoard logs beside it), DVCLive metrics and
+per-epoch plots under metrics/train/NAME, and the wall time there in time.json.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from stages.common import UserError, atomic_path, cli, resume_dir, write_json
+from stages.common import TRAINED, UserError, atomic_path, cli, resume_dir, write_json
 from stages.params import Params, load_params
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     if resuming:
         print(f"train: resuming {name} from {backup}")
 
-    model_dir = Path("models") / name
+    model_dir = TRAINED / name
     with Live(f"metrics/train/{name}", resume=resuming, dvcyaml=None, save_dvc_exp=False) as live:
         callbacks = [
             keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ SMALL = {
     "nas__max_trials": 1,
     "nas__epochs": 1,
     "nas__batch_size": 64,
+    "evaluate__latency_runs": 3,
 }
 
 
@@ -74,3 +76,36 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     new_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """A copy of the working tree (tracked and new files) in a new git repo, after `dvc repro`
+    of the whole pipeline on SMALL params. Shared by every test that reads its outputs."""
+    root = tmp_path_factory.mktemp("project")
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    (root / "dvc.lock").unlink(missing_ok=True)
+    shutil.rmtree(root / "metrics")
+    set_params(root, **SMALL)
+    run(["git", "init", "-q"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
+    run(["dvc", "repro"], root)
+    return root
+
+
+def stale_stages(root) -> set[str]:
+    """The stages whose own code, params or data changed: what `dvc repro` reruns first (the
+    stages below them rerun too if their outputs then change)."""
+    dry_run = run(["dvc", "repro", "--dry"], root).stdout
+    return set(re.findall(r"^Running stage '(.+)':", dry_run, flags=re.MULTILINE))

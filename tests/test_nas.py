@@ -34,7 +34,7 @@ def test_search_writes_every_output(searched):
 def test_exported_model_loads_in_a_fresh_process(searched):
     script = (
         "import autokeras, keras, numpy as np\n"
-        "model = keras.saving.load_model('models/nas/model.keras')\n"
+        "model = keras.saving.load_model('models/trained/nas/model.keras')\n"
         "x = np.load('data/prepared/test.npz')['x'][:50]\n"
         "probs = model.predict(x, verbose=0)\n"
         "assert probs.shape == (50, 10), probs.shape\n"

@@ -18,8 +18,8 @@ def train(root, name):
 
 def test_outputs_and_seeded_runs_are_identical(prepared):
     first = train(prepared, "convnet")
-    assert (prepared / "models" / "convnet" / "model.keras").is_file()
-    assert any((prepared / "models" / "convnet" / "tensorboard").rglob("events.out.*"))
+    assert (prepared / "models" / "trained" / "convnet" / "model.keras").is_file()
+    assert any((prepared / "models" / "trained" / "convnet" / "tensorboard").rglob("events.out.*"))
     plots = prepared / "metrics" / "train" / "convnet" / "plots" / "metrics"
     assert (plots / "train" / "accuracy.tsv").is_file() and (plots / "eval" / "loss.tsv").is_file()
     timing = json.loads((prepared / "metrics" / "train" / "convnet" / "time.json").read_text())

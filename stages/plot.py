@@ -1,0 +1,173 @@
+"""plot: the figures users look at, as PNGs in metrics/figures (rendered by `dvc plots show`).
+
+training_curves.png    validation accuracy and training loss per epoch, every candidate
+confusion.png          the best model's confusion matrix on the test set
+accuracy_vs_cost.png   test accuracy against parameters and batch-1 latency, every model
+errors.png             test digits the best model gets wrong, true and predicted label
+saliency.png           integrated gradients: which pixels drive the best model's answer
+architecture.png       the best model's layer graph (graphviz), or its summary without it
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from stages.common import UserError, atomic_path, cli, load_model, load_split
+from stages.params import load_params
+
+FIGURES = Path("metrics/figures")
+EVAL = Path("metrics/eval")
+BEST = Path("models/best")
+
+
+def training_curves(candidates: list[str]) -> plt.Figure:
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for name in candidates:
+        history = Path("metrics/train") / name / "plots" / "metrics"
+        val_acc = pd.read_csv(history / "eval" / "accuracy.tsv", sep="\t")
+        train_loss = pd.read_csv(history / "train" / "loss.tsv", sep="\t")
+        acc_ax.plot(val_acc["step"] + 1, val_acc["accuracy"], marker="o", label=name)
+        loss_ax.plot(train_loss["step"] + 1, train_loss["loss"], marker="o", label=name)
+    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
+    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="loss", yscale="log")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig
+
+
+def confusion(best: str, actual: np.ndarray, predicted: np.ndarray) -> plt.Figure:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    ConfusionMatrixDisplay.from_predictions(actual, predicted, ax=ax, cmap="Blues", colorbar=False)
+    ax.set_title(f"{best}: {(actual == predicted).mean():.2%} of {len(actual):,} test digits")
+    return fig
+
+
+def accuracy_vs_cost(leaderboard: dict, latency: dict, best: str) -> plt.Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, layout="constrained")
+    costs = [("params", "parameters", leaderboard), ("batch1_ms", "ms per image, batch 1", latency)]
+    for ax, (key, label, table) in zip(axes, costs, strict=True):
+        for name, scores in leaderboard.items():
+            x = table[name][key]
+            ax.scatter(x, scores["accuracy"], s=60, marker="*" if name == best else "o")
+            ax.annotate(name, (x, scores["accuracy"]), textcoords="offset points", xytext=(6, 4))
+        ax.set(xlabel=label, xscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy")
+    fig.suptitle(f"Test accuracy against cost (best: {best})")
+    return fig
+
+
+def errors(images: np.ndarray, actual: np.ndarray, predicted: np.ndarray, count: int):
+    wrong = np.flatnonzero(actual != predicted)[:count]
+    columns = min(12, max(len(wrong), 1))
+    rows = max(1, -(-len(wrong) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, wrong, strict=False):
+        ax.imshow(images[index], cmap="gray_r")
+        ax.set_title(f"{actual[index]} → {predicted[index]}", fontsize=9, color="darkred")
+    fig.suptitle(f"Misclassified test digits, true → predicted (first {len(wrong)})")
+    return fig
+
+
+def integrated_gradients(model, images: np.ndarray, targets: np.ndarray, steps: int = 32):
+    """Attribution of each pixel to the target class, from a black image to the digit."""
+    import keras
+    import tensorflow as tf
+
+    # The models take uint8, which has no gradient: rewire the same layers to a float input.
+    float_input = keras.Input(shape=images.shape[1:], dtype="float32")
+    float_model = keras.models.clone_model(
+        model, input_tensors=float_input, clone_function=lambda layer: layer
+    )
+    x = tf.constant(images, tf.float32)
+    total = tf.zeros_like(x)
+    for alpha in np.linspace(0.0, 1.0, steps + 1):
+        scaled = alpha * x
+        with tf.GradientTape() as tape:
+            tape.watch(scaled)
+            probs = float_model(scaled, training=False)
+            score = tf.gather(probs, targets, batch_dims=1)
+        total += tape.gradient(score, scaled)
+    return (x * total / (steps + 1)).numpy()
+
+
+def saliency(model, images: np.ndarray, predicted: np.ndarray) -> plt.Figure:
+    attributions = integrated_gradients(model, images, predicted)
+    count = len(images)
+    fig, axes = plt.subplots(2, count, figsize=(count * 1.4, 3.2), squeeze=False)
+    for column in range(count):
+        axes[0, column].imshow(images[column], cmap="gray_r")
+        axes[0, column].set_title(f"predicted {predicted[column]}", fontsize=9)
+        limit = np.abs(attributions[column]).max() or 1.0
+        axes[1, column].imshow(attributions[column], cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle("Integrated gradients: red pixels raise the predicted class, blue lower it")
+    return fig
+
+
+def architecture(model, path: Path, dpi: int) -> None:
+    """keras.utils.plot_model where pydot and graphviz are installed, else the text summary."""
+    import keras
+
+    try:
+        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, dpi=round(dpi * 0.6))
+        return
+    except ImportError:  # no graphviz: draw the summary instead
+        pass
+    rows = [f"{'layer':<28}{'type':<22}{'output shape':<22}{'params':>10}"]
+    rows += [
+        f"{layer.name:<28}{type(layer).__name__:<22}{str(layer.output.shape):<22}"
+        f"{layer.count_params():>10,}"
+        for layer in model.layers
+    ]
+    rows.append(f"{model.name}: {model.count_params():,} parameters")
+    fig = plt.figure(figsize=(7.5, 0.16 * len(rows) + 0.3))
+    fig.text(0.02, 0.98, "\n".join(rows), family="monospace", fontsize=9, va="top")
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+@cli
+def main() -> None:
+    params = load_params()
+    best_info = json.loads((BEST / "best.json").read_text())
+    best = best_info["model"]
+    leaderboard = json.loads((EVAL / "leaderboard.json").read_text())
+    latency = json.loads((EVAL / "latency.json").read_text())
+    predictions = pd.read_csv(EVAL / "confusion" / f"{best}.csv")
+    actual, predicted = predictions["actual"].to_numpy(), predictions["predicted"].to_numpy()
+    images, labels = load_split("test")
+    if not np.array_equal(labels, actual):
+        raise UserError(f"{EVAL}/confusion/{best}.csv: does not match the test set; rerun evaluate")
+    model = load_model(BEST / "model.keras")
+    sample = slice(0, params.plot.saliency)
+
+    figures = {
+        "training_curves.png": training_curves(params.models),
+        "confusion.png": confusion(best, actual, predicted),
+        "accuracy_vs_cost.png": accuracy_vs_cost(leaderboard, latency, best),
+        "errors.png": errors(images, actual, predicted, params.plot.errors),
+        "saliency.png": saliency(model, images[sample], predicted[sample]),
+    }
+    with atomic_path(FIGURES) as tmp:
+        tmp.mkdir()
+        for filename, fig in figures.items():
+            fig.savefig(tmp / filename, dpi=params.plot.dpi)
+            plt.close(fig)
+        architecture(model, tmp / "architecture.png", params.plot.dpi)
+    print(f"plot: {len(figures) + 1} figures of {best} and the candidates -> {FIGURES}")
+
+
+if __name__ == "__main__":
+    main()
