@@ -81,7 +81,9 @@ def model_card(name: str, params: Params, leaderboard: dict[str, dict], data: di
         f"{m['loss']:.4f} | {m['macro_f1']:.4f} | {m['params']:,} |"
         for other, m in sorted(leaderboard.items(), key=lambda item: -item[1]["accuracy"])
     )
-    splits = ", ".join(f"{split} {data[split]['total']:,}" for split in ("train", "val", "test"))
+    splits = ", ".join(f"{split} {data[split]:,}" for split in ("train", "val", "test"))
+    subset = f"data.limit: {json.dumps(params.data.limit)}, "
+    subset += f"prepare.train_fraction: {params.prepare.train_fraction}"
     return f"""# Model card: `{name}`, MNIST handwritten-digit classifier
 
 Chosen by `export.select_by: {params.export.select_by}` (ties go to fewer params) among the
@@ -103,8 +105,8 @@ Intended for 28x28 centred single digits like MNIST's; not evaluated on other ha
 
 ## Data
 
-MNIST from `data.source: {params.data.source}`, images per split: {splits}
-(`data.limit: {json.dumps(params.data.limit)}`).
+MNIST from `data.source: {params.data.source}`, images per split: {splits}.
+Subset params: `{subset}`.
 
 ## Training params
 

@@ -6,16 +6,21 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from stages.common import UserError
 from stages.params import ConvnetParams, DeepConvnetParams, MlpParams
 
 NUM_CLASSES = 10
 
 
-def digits_input() -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """The raw uint8 input, and the same digits as float images in [0, 1] with one channel."""
+def digits_input(size: int = 28) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The raw uint8 input, and the same digits as float images in [0, 1] with one channel,
+    resized (area-averaged) to size x size when that is smaller than 28."""
     inputs = keras.Input(shape=(28, 28), dtype="uint8", name="digits")
     x = layers.Rescaling(1 / 255)(inputs)
-    return inputs, layers.Reshape((28, 28, 1))(x)
+    x = layers.Reshape((28, 28, 1))(x)
+    if size != 28:
+        x = layers.Resizing(size, size, interpolation="area")(x)
+    return inputs, x
 
 
 def classifier(x: keras.KerasTensor) -> keras.KerasTensor:
@@ -23,9 +28,9 @@ def classifier(x: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="probs")(x)
 
 
-def mlp(p: MlpParams) -> keras.Model:
+def mlp(p: MlpParams, input_size: int = 28) -> keras.Model:
     """The classic Keras MLP: dense layers with dropout."""
-    inputs, x = digits_input()
+    inputs, x = digits_input(input_size)
     x = layers.Flatten()(x)
     for units in p.units:
         x = layers.Dense(units, activation="relu")(x)
@@ -33,9 +38,9 @@ def mlp(p: MlpParams) -> keras.Model:
     return keras.Model(inputs, classifier(x), name="mlp")
 
 
-def convnet(p: ConvnetParams) -> keras.Model:
+def convnet(p: ConvnetParams, input_size: int = 28) -> keras.Model:
     """The classic Keras MNIST convnet: conv + max-pool blocks, dropout, an optional dense layer."""
-    inputs, x = digits_input()
+    inputs, x = digits_input(input_size)
     for filters in p.filters:
         x = layers.Conv2D(filters, 3, activation="relu")(x)
         x = layers.MaxPooling2D()(x)
@@ -53,11 +58,11 @@ def conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.Keras
     return layers.Activation("relu")(x)
 
 
-def deep_convnet(p: DeepConvnetParams) -> keras.Model:
+def deep_convnet(p: DeepConvnetParams, input_size: int = 28) -> keras.Model:
     """Blocks of two conv-BN-ReLU layers, the second strided to halve the resolution (cheaper
     than a conv at full size then pooling), dropout after each block, and random rotations and
     shifts (active only in training) as the first layers."""
-    inputs, x = digits_input()
+    inputs, x = digits_input(input_size)
     if p.augment:
         x = layers.RandomRotation(p.rotation / 360, fill_mode="constant")(x)
         x = layers.RandomTranslation(p.shift, p.shift, fill_mode="constant")(x)
@@ -78,4 +83,11 @@ BUILDERS = {"mlp": mlp, "convnet": convnet, "deep_convnet": deep_convnet}
 
 def build(name: str, params) -> keras.Model:
     """The candidate `name`, built from its section of params.yaml."""
-    return BUILDERS[name](getattr(params, name))
+    size = params.train.input_size
+    try:
+        return BUILDERS[name](getattr(params, name), size)
+    except ValueError as err:  # Keras: a layer's output would have no pixels left
+        first_line = str(err).strip().splitlines()[0]
+        raise UserError(
+            f"train.input_size: {size} is too small for {name} ({first_line})"
+        ) from None

@@ -32,6 +32,7 @@ class DataParams(Section):
 
 class PrepareParams(Section):
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
+    train_fraction: Annotated[float, Field(gt=0, le=1)]  # of the training split kept
 
 
 ModelName = Literal["mlp", "convnet", "deep_convnet"]
@@ -42,6 +43,7 @@ class TrainParams(Section):
     lr_schedule: Literal["cosine", "constant"]
     mixed_precision: Literal["auto"] | bool  # auto: on when a GPU is present
     jit_compile: Literal["auto"] | bool  # auto: Keras' choice, XLA on GPUs, off on CPUs
+    input_size: Annotated[int, Field(ge=8, le=28)]  # digits resized to this inside the model
 
 
 class CandidateParams(Section):

@@ -6,6 +6,7 @@ Images stay uint8 28x28: scaling happens inside the models, so exported models t
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from stages import mnist
@@ -13,7 +14,8 @@ from stages.common import PREPARED, atomic_path, cli, load_npz, save_npz, write_
 from stages.params import load_params
 
 INPUT = "data/raw/mnist.npz"
-REPORT = "metrics/data.json"
+REPORT = "metrics/data.json"  # images per split
+CLASSES = "metrics/data_classes.csv"  # images per digit and split
 
 
 def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
@@ -25,42 +27,49 @@ def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
     return x[keep], y[keep]
 
 
-def split(arrays: dict[str, np.ndarray], val_fraction: float, limit: int | None, seed: int):
-    """{"train": (x, y), "val": (x, y), "test": (x, y)}, each capped at `limit`."""
+def split(
+    arrays: dict[str, np.ndarray],
+    val_fraction: float,
+    train_fraction: float,
+    limit: int | None,
+    seed: int,
+):
+    """{"train": (x, y), "val": (x, y), "test": (x, y)}: `train_fraction` of the training split
+    kept, then each split capped at `limit`."""
     index = np.arange(len(arrays["y_train"]))
     train_idx, val_idx = train_test_split(
         index, test_size=val_fraction, stratify=arrays["y_train"], random_state=seed
     )
     x, y = arrays["x_train"], arrays["y_train"]
+    train = x[np.sort(train_idx)], y[np.sort(train_idx)]
     splits = {
-        "train": (x[np.sort(train_idx)], y[np.sort(train_idx)]),
+        "train": stratified_cap(*train, round(train_fraction * len(train_idx)), seed),
         "val": (x[np.sort(val_idx)], y[np.sort(val_idx)]),
         "test": (arrays["x_test"], arrays["y_test"]),
     }
     return {name: stratified_cap(*xy, limit, seed) for name, xy in splits.items()}
 
 
-def class_report(splits) -> dict:
-    return {
-        name: {
-            "total": int(len(y)),
-            "per_class": {
-                str(c): int(n) for c, n in enumerate(np.bincount(y, minlength=mnist.NUM_CLASSES))
-            },
-        }
-        for name, (_, y) in splits.items()
-    }
+def class_counts(splits) -> pd.DataFrame:
+    """Images of each digit in each split: one row a digit, one column a split."""
+    counts = {name: np.bincount(y, minlength=mnist.NUM_CLASSES) for name, (_, y) in splits.items()}
+    return pd.DataFrame({"digit": range(mnist.NUM_CLASSES), **counts})
 
 
 @cli
 def main() -> None:
     params = load_params()
     arrays = load_npz(INPUT, mnist.SPLITS)
-    splits = split(arrays, params.prepare.val_fraction, params.data.limit, params.seed)
+    prepare = params.prepare
+    splits = split(
+        arrays, prepare.val_fraction, prepare.train_fraction, params.data.limit, params.seed
+    )
     with atomic_path(PREPARED) as tmp:
         for name, (x, y) in splits.items():
             save_npz(tmp / f"{name}.npz", x=x, y=y)
-    write_json(REPORT, class_report(splits))
+    write_json(REPORT, {name: len(y) for name, (_, y) in splits.items()})
+    with atomic_path(CLASSES) as tmp:
+        class_counts(splits).to_csv(tmp, index=False)
     sizes = ", ".join(f"{len(y)} {name}" for name, (_, y) in splits.items())
     print(f"prepare: {PREPARED}: {sizes}")
 

@@ -6,6 +6,7 @@ import pytest
 from conftest import REPO
 
 from stages import models, runtime
+from stages.common import UserError
 from stages.params import load_params
 
 
@@ -32,3 +33,27 @@ def test_candidate_trains_saves_and_loads(name, digits, tmp_path):
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(loaded.predict(x[:32], verbose=0), probs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(models.BUILDERS))
+def test_input_size_resizes_inside_the_model(name, digits):
+    params = load_params(REPO / "params.yaml")
+    small = params.model_copy(update={"train": params.train.model_copy(update={"input_size": 14})})
+    model = models.build(name, small)
+    resized = model.get_layer(index=3)
+    assert isinstance(resized, keras.layers.Resizing) and resized.output.shape[1:3] == (14, 14)
+    assert model.inputs[0].shape[1:] == (28, 28)  # still takes the 28x28 digits
+    assert model.predict(digits[0][:8], verbose=0).shape == (8, 10)
+    assert not any(
+        isinstance(layer, keras.layers.Resizing) for layer in models.build(name, params).layers
+    )
+
+
+def test_too_small_input_size_names_the_param():
+    params = load_params(REPO / "params.yaml")
+    convnet = params.convnet.model_copy(update={"filters": [32, 64, 128]})
+    tiny = params.model_copy(
+        update={"train": params.train.model_copy(update={"input_size": 8}), "convnet": convnet}
+    )
+    with pytest.raises(UserError, match=r"^train.input_size: 8 is too small for convnet"):
+        models.build("convnet", tiny)

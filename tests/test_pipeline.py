@@ -17,7 +17,7 @@ def test_repro_outputs_and_clean_status(project):
     assert (project / "data" / "raw" / "mnist.npz").is_file()
     for name in ("train", "val", "test"):
         assert (project / "data" / "prepared" / f"{name}.npz").is_file()
-    assert json.loads((project / "metrics" / "data.json").read_text())["val"]["total"] == 200
+    assert json.loads((project / "metrics" / "data.json").read_text())["val"] == 200
     for name in ("mlp", "convnet", "deep_convnet", "nas"):
         assert (project / "models" / "trained" / name / "model.keras").is_file()
     assert (project / "models" / "best" / "saved_model" / "saved_model.pb").is_file()
