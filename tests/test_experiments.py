@@ -1,0 +1,80 @@
+"""`dvc exp` as users run it: two queued experiments on two workers, then a study of them."""
+
+import json
+import shutil
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+from conftest import BIN, run
+
+
+@pytest.fixture(scope="module")
+def experiments(project, tmp_path_factory):
+    """A committed copy of the small project, with lr=0.01 and lr=0.0001 run from the queue."""
+    root = tmp_path_factory.mktemp("experiments") / "repo"
+    shutil.copytree(project, root, symlinks=True)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], root)
+    for name, lr in (("lr-high", "0.01"), ("lr-low", "0.0001")):
+        run(["dvc", "exp", "run", "--queue", "-S", f"lr={lr}", "--name", name], root)
+    # the workers outlive this call: no pipes for them to hold open
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(root.parent)}
+    subprocess.run(
+        [BIN / "dvc", "queue", "start", "--jobs", "2"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            status = run(["dvc", "queue", "status"], root).stdout
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(5)
+        else:
+            pytest.fail(f"the queue did not finish in 10 minutes:\n{status}")
+    finally:
+        run(["dvc", "queue", "stop"], root, check=False)
+    assert status.count("Success") == 2, status
+    return root
+
+
+def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], experiments).stdout)
+    baseline = next(row for row in shown if row["rev"] != "workspace")
+    runs = {exp["revs"][0]["name"]: exp["revs"][0]["data"] for exp in baseline["experiments"]}
+    assert set(runs) == {"lr-high", "lr-low"}
+    lrs = {name: data["params"]["params.yaml"]["data"]["lr"] for name, data in runs.items()}
+    assert lrs == {"lr-high": 0.01, "lr-low": 0.0001}
+    leaderboards = {
+        name: data["metrics"]["metrics/eval/leaderboard.json"]["data"]
+        for name, data in runs.items()
+    }
+    assert leaderboards["lr-high"]["mlp"] != leaderboards["lr-low"]["mlp"]
+    # the NAS model does not depend on lr: both experiments reuse it
+    assert leaderboards["lr-high"]["nas"] == leaderboards["lr-low"]["nas"]
+
+
+def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
+    diff = run(["dvc", "exp", "diff", "lr-low", "lr-high", "--md"], experiments).stdout
+    assert "| params.yaml | lr" in diff and "0.0001" in diff and "0.01" in diff
+    assert "metrics/eval/leaderboard.json" in diff
+
+
+def test_study_plots_the_experiments(experiments):
+    result = run(["python", "-m", "stages.study", "lr"], experiments)
+    table = pd.read_csv(experiments / "metrics" / "studies" / "lr.csv")
+    assert list(table["lr"]) == [0.0001, 0.001, 0.01]  # both experiments and the baseline
+    assert {"mlp", "deep_convnet"} <= set(table.columns)  # the candidates that follow lr
+    assert (experiments / "metrics" / "studies" / "lr.png").stat().st_size > 10_000
+    assert "study: 3 runs" in result.stdout
+
+
+def test_study_of_an_unvaried_param_says_so(experiments):
+    result = run(["python", "-m", "stages.study", "nas.max_trials"], experiments, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: nas.max_trials: fewer than two finished experiments differ from their baseline "
+        "in it alone"
+    )
