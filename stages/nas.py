@@ -40,9 +40,10 @@ def trial_table(tuner) -> list[dict]:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    columns = ["trial", "status", "score", "best_epoch", "params", "seconds", "worker"]
+    # Seconds go to time.json, not here: timings vary from run to run, the rest must not.
+    columns = ["trial", "status", "score", "best_epoch", "params", "worker", "hyperparameters"]
     with atomic_path(path) as tmp, tmp.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=[*columns, "hyperparameters"], restval="")
+        writer = csv.DictWriter(out, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -119,7 +120,11 @@ def main() -> None:
             "trials_completed": len(completed),
         },
     )
-    write_json(METRICS / "time.json", {"search_time_s": round(search_time, 1)})
+    trial_seconds = {row["trial"]: row.get("seconds") for row in rows}
+    write_json(
+        METRICS / "time.json",
+        {"search_time_s": round(search_time, 1), "trial_seconds": trial_seconds},
+    )
     shutil.rmtree(directory)
     print(
         f"nas: {len(completed)} trials in {search_time:.0f}s, best trial {best.trial_id} "

@@ -6,6 +6,7 @@ per-epoch plots under metrics/train/NAME, and the wall time there in time.json.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -67,6 +68,8 @@ def main() -> None:
 
     model_dir = TRAINED / name
     with Live(f"metrics/train/{name}", resume=resuming, dvcyaml=None, save_dvc_exp=False) as live:
+        if resuming:  # DVCLive's step = Keras' epoch (its own resume is one short after epoch 1)
+            live.step = json.loads((backup / "training_metadata.json").read_text())["epoch"]
         callbacks = [
             keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
             keras.callbacks.EarlyStopping(

@@ -16,13 +16,15 @@ def test_search_writes_every_output(searched):
     metrics = json.loads((searched / "metrics/nas/metrics.json").read_text())
     assert metrics["trials_completed"] == 1 and 0 < metrics["best_val_accuracy"] <= 1
     assert metrics["params"] > 0
-    assert json.loads((searched / "metrics/nas/time.json").read_text())["search_time_s"] > 0
+    timing = json.loads((searched / "metrics/nas/time.json").read_text())
+    assert timing["search_time_s"] > 0
+    assert [seconds > 0 for seconds in timing["trial_seconds"].values()] == [True]
     with (searched / "metrics/nas/trials.csv").open() as table:
         (trial,) = list(csv.DictReader(table))
     assert trial["status"] == "COMPLETED" and float(trial["score"]) == pytest.approx(
         metrics["best_val_accuracy"]
     )
-    assert int(trial["params"]) == metrics["params"] and float(trial["seconds"]) > 0
+    assert int(trial["params"]) == metrics["params"] and trial["worker"] == "tuner0"
     hyperparameters = json.loads(trial["hyperparameters"])
     conv = "offline_image_block_1/conv_block_1"
     # the greedy tuner's first trial is the warm start: the conv block's defaults with Adam

@@ -28,6 +28,17 @@ BAD_PARAMS = [
     ({"data__limit": 5}, "data.limit:", "5"),
     ({"data__verify_hashes": "yes"}, "data.verify_hashes:", "'yes'"),
     ({"data__sha256": "abc"}, "data.sha256:", "'abc'"),
+    ({"data__url": "ftp://example.org/mnist.npz"}, "data.url:", "'ftp://example.org/mnist.npz'"),
+    ({"data__path": ""}, "data.path:", "''"),
+    ({"models": []}, "models:", "[]"),
+    ({"models": ["mlp", "resnet"]}, "models.1:", "'resnet'"),
+    ({"mlp__units": [512, -1]}, "mlp.units.1:", "-1"),
+    ({"nas__tuner": "evolution"}, "nas.tuner:", "'evolution'"),
+    ({"nas__max_trials": 0}, "nas.max_trials:", "0"),
+    ({"train__input_size": 32}, "train.input_size:", "32"),
+    ({"prepare__train_fraction": 0.0}, "prepare.train_fraction:", "0.0"),
+    ({"export__select_by": "speed"}, "export.select_by:", "'speed'"),
+    ({"plot__dpi": 0}, "plot.dpi:", "0"),
 ]
 
 
