@@ -1,0 +1,124 @@
+"""Training throughput of each candidate, and how far it is from the CPU's peak.
+
+    python bench/throughput.py [--models mlp convnet deep_convnet] [--epochs 2]
+
+For each candidate (default params) and each input-pipeline setting, a fresh process builds the
+model exactly as the train stage does, fits `--epochs` epochs on the prepared full training split
+and times the last one (the first includes tracing). FLOPs per image are counted from the layers
+(2 x multiply-adds of every Conv2D and Dense; training ~ 3x the forward pass), so achieved
+FLOP/s = 3 x forward FLOPs x images/s. Peak FLOP/s = cores x clock x FLOPs per cycle, taking two
+256-bit FMA pipes per core (32 fp32 FLOPs per cycle: Zen 4, and AVX2 cores such as Skylake;
+cores with two full 512-bit FMA units reach 64, so there the fraction is half of what is shown).
+Needs `dvc repro prepare` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Each setting: (label, environment variables, batch size or None for the params' own).
+SETTINGS = [
+    ("as configured", {}, None),
+    ("batch 256", {}, 256),
+    ("oneDNN off", {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
+    ("XLA (jit_compile)", {"BENCH_JIT": "1"}, None),
+    ("index-gather input", {"BENCH_GATHER": "1"}, None),
+]
+
+CHILD = """
+import json, os, sys, time
+sys.path.insert(0, {repo!r})
+import keras
+from stages import models, runtime
+from stages.common import load_split
+from stages.params import load_params
+
+name, epochs, batch_size = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+params = load_params({params!r})
+lr, _, default_batch = params.fit_settings(name)
+batch_size = int(batch_size) if batch_size != "None" else default_batch
+runtime.setup(params.seed, mixed_precision=False)
+x, y = load_split("train")
+model = models.build(name, params)
+model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"], jit_compile=bool(os.environ.get("BENCH_JIT")))
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.started
+
+def gather_dataset(x, y, batch_size, seed):
+    # Shuffle indices, not images, and gather whole batches: one op per batch, not per image.
+    import tensorflow as tf
+    images, labels = tf.constant(x), tf.constant(y)
+    ds = tf.data.Dataset.range(len(y)).shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+dataset = gather_dataset if os.environ.get("BENCH_GATHER") else runtime.dataset
+timer = EpochTimer()
+model.fit(dataset(x, y, batch_size, 0), epochs=epochs, callbacks=[timer], verbose=0)
+flops = 0
+for layer in model.layers:
+    if isinstance(layer, keras.layers.Conv2D):
+        k_h, k_w = layer.kernel_size
+        _, h, w, c_out = layer.output.shape
+        flops += 2 * k_h * k_w * layer.input.shape[-1] * c_out * h * w
+    elif isinstance(layer, keras.layers.Dense):
+        flops += 2 * layer.input.shape[-1] * layer.units
+print(json.dumps({{"images_per_s": len(y) / timer.seconds, "forward_flops": flops,
+                  "batch_size": batch_size}}))
+"""
+
+
+def peak_flops() -> tuple[float, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    mhz = max(float(line.split(":")[1]) for line in cpuinfo.splitlines() if "cpu MHz" in line)
+    cores = len(os.sched_getaffinity(0))
+    peak = cores * mhz * 1e6 * 32
+    model = next(
+        line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line
+    )
+    return peak, f"{model}, {cores} cores at {mhz:.0f} MHz"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="+", default=["mlp", "convnet", "deep_convnet"])
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    if not (REPO / "data/prepared/train.npz").exists():
+        sys.exit("run `dvc repro prepare` first")
+
+    peak, machine = peak_flops()
+    print(f"{machine}: peak {peak / 1e9:.0f} GFLOP/s fp32 (32 FLOPs/cycle/core)")
+    script = CHILD.format(repo=str(REPO), params=str(REPO / "params.yaml"))
+    print(f"{'model':<14}{'setting':<20}{'batch':>6}{'images/s':>10}{'GFLOP/s':>9}{'of peak':>9}")
+    for name in args.models:
+        for label, extra_env, batch_size in SETTINGS:
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env}
+            result = subprocess.run(
+                [sys.executable, "-c", script, name, str(args.epochs), str(batch_size)],
+                cwd=REPO, env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            measured = json.loads(result.stdout.strip().splitlines()[-1])
+            achieved = 3 * measured["forward_flops"] * measured["images_per_s"]
+            print(
+                f"{name:<14}{label:<20}{measured['batch_size']:>6}"
+                f"{measured['images_per_s']:>10,.0f}{achieved / 1e9:>9.1f}{achieved / peak:>9.1%}",
+                flush=True,
+            )
+    print("command: python bench/throughput.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
