@@ -30,6 +30,8 @@ SETTINGS = [
     ("oneDNN off", {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
     ("XLA (jit_compile)", {"BENCH_JIT": "1"}, None),
     ("index-gather input", {"BENCH_GATHER": "1"}, None),
+    ("1 intra-op thread", {"TF_NUM_INTRAOP_THREADS": "1"}, None),
+    ("1 inter-op thread", {"TF_NUM_INTEROP_THREADS": "1"}, None),
 ]
 
 CHILD = """
