@@ -108,6 +108,12 @@ def resume_dir(root: str | Path, name: str, settings: object) -> Path:
     return path
 
 
+def write_csv(path: str | Path, table) -> None:
+    """Write a pandas DataFrame as CSV (no index column), atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
 def write_json(path: str | Path, data: object) -> None:
     """Write JSON atomically, with sorted keys so equal data gives equal bytes."""
     with atomic_path(path) as tmp:

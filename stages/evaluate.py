@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.common import TRAINED, atomic_path, cli, load_split, write_json
+from stages.common import TRAINED, cli, load_split, write_csv, write_json
 from stages.params import Params, load_params
 
 EVAL = Path("metrics/eval")
@@ -60,11 +60,6 @@ def latency_ms(model, images: np.ndarray, batch_size: int, runs: int) -> float:
         forward(batch).numpy()
         times.append(time.perf_counter() - started)
     return round(1000 * statistics.median(times), 3)
-
-
-def write_csv(path: Path, table: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
 
 
 @cli

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.common import TRAINED, atomic_path, cli, load_model
+from stages.common import TRAINED, atomic_path, cli, load_model, write_json
 from stages.params import Params, load_params
 
 BEST = Path("models/best")
@@ -135,7 +135,7 @@ def main() -> None:
         export_saved_model(model, tmp / "saved_model")
         (tmp / "MODEL_CARD.md").write_text(model_card(name, params, leaderboard, data))
         best = {"model": name, "select_by": params.export.select_by, **leaderboard[name]}
-        (tmp / "best.json").write_text(json.dumps(best, indent=2, sort_keys=True) + "\n")
+        write_json(tmp / "best.json", best)
     print(
         f"export: {name} ({params.export.select_by} {leaderboard[name][params.export.select_by]})"
         f" -> {BEST}/model.keras, {BEST}/saved_model"

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from stages import mnist
-from stages.common import PREPARED, atomic_path, cli, load_npz, save_npz, write_json
+from stages.common import PREPARED, atomic_path, cli, load_npz, save_npz, write_csv, write_json
 from stages.params import load_params
 
 INPUT = "data/raw/mnist.npz"
@@ -68,8 +68,7 @@ def main() -> None:
         for name, (x, y) in splits.items():
             save_npz(tmp / f"{name}.npz", x=x, y=y)
     write_json(REPORT, {name: len(y) for name, (_, y) in splits.items()})
-    with atomic_path(CLASSES) as tmp:
-        class_counts(splits).to_csv(tmp, index=False)
+    write_csv(CLASSES, class_counts(splits))
     sizes = ", ".join(f"{len(y)} {name}" for name, (_, y) in splits.items())
     print(f"prepare: {PREPARED}: {sizes}")
 

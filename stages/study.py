@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from stages.common import UserError, atomic_path, cli
+from stages.common import UserError, atomic_path, cli, write_csv
 
 STUDIES = Path("metrics/studies")
 MISSING = object()
@@ -113,8 +113,7 @@ def main() -> None:
     if shown.returncode != 0:
         raise UserError(f"dvc exp show failed: {shown.stderr.strip().splitlines()[-1]}")
     table = collect(json.loads(shown.stdout), args.param)
-    with atomic_path(STUDIES / f"{args.param}.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(STUDIES / f"{args.param}.csv", table)
     fig = plot(table, args.param)
     with atomic_path(STUDIES / f"{args.param}.png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
