@@ -8,7 +8,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Keep TensorFlow's C++ start-up chatter out of the logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: repro small test lint venv clean-venv
+.PHONY: repro small queue test lint venv clean-venv
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,15 @@ SMALL_PARAMS = -S data.limit=2000 -S epochs=1 -S convnet.epochs=null \
 small: venv
 	dvc exp run $(SMALL_PARAMS) $(if $(NAME),--name $(NAME))
 	python .ci/check_outputs.py
+
+# Run the queued experiments (dvc exp run --queue ...) JOBS at a time, in the background.
+# THREADS=n caps each job's TensorFlow threads (TF_NUM_INTRAOP_THREADS=n, TF_NUM_INTEROP_THREADS=1)
+# so that many jobs on many cores do not oversubscribe them; unset, each job may use every core,
+# which was faster with 2 jobs on 2 cores (bench/parallel_experiments.py).
+JOBS ?= 2
+queue: venv
+	$(if $(THREADS),TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=1) \
+		dvc queue start --jobs $(JOBS)
 
 test: venv
 	python -m pytest

@@ -91,18 +91,18 @@ def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
     return arrays["x"], arrays["y"]
 
 
-def resume_dir(root: str | Path, name: str, settings: object) -> Path:
+def resume_dir(root: str | Path, name: str, settings: object, remove_stale: bool = True) -> Path:
     """A folder where an interrupted stage keeps what it needs to resume: root/name-<key>.
 
     Outside every DVC output, so it survives DVC's clean-up before a rerun; keyed by `settings`
     and the prepared training data, so only a rerun with unchanged inputs resumes. Folders of
-    `name` with another key are removed.
+    `name` with another key are removed, unless `remove_stale` is false.
     """
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for split in ("train", "val"):
         key.update((PREPARED / f"{split}.npz").read_bytes())
     path = Path(root) / f"{name}-{key.hexdigest()[:16]}"
-    for stale in path.parent.glob(f"{name}-*"):
+    for stale in path.parent.glob(f"{name}-*") if remove_stale else ():
         if stale != path:
             shutil.rmtree(stale)
     return path

@@ -4,17 +4,32 @@ Writes models/trained/nas/model.keras, the trial table metrics/nas/trials.csv,
 metrics/nas/metrics.json (best validation accuracy, trials completed) and metrics/nas/time.json
 (search wall time).
 Load the model with `import autokeras` first: it holds AutoKeras' own preprocessing layers.
+
+Distributed search uses Keras Tuner's own mode. With KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT
+and KERASTUNER_TUNER_ID set, a process whose id contains "chief" serves the oracle over gRPC
+(run it as `dvc repro nas`); every other id is a worker that runs trials and writes nothing but
+its trials' checkpoints (`python -m stages.nas`). All of them must see the same search folder:
+NAS_SEARCH_DIR (default .dvc/tmp/nas) on a shared filesystem. The chief alone writes the outputs.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 
-from stages.common import TRAINED, atomic_path, cli, load_split, resume_dir, write_json
+from stages.common import (
+    TRAINED,
+    UserError,
+    atomic_path,
+    cli,
+    load_split,
+    resume_dir,
+    write_json,
+)
 from stages.params import load_params
 
 MODEL = TRAINED / "nas" / "model.keras"
@@ -48,10 +63,36 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def distributed_role() -> str | None:
+    """This process's part in Keras Tuner's distributed mode: chief, worker, or None (alone)."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        if not os.environ.get(name):
+            raise UserError(f"KERASTUNER_ORACLE_IP is set but {name} is not")
+    port = os.environ["KERASTUNER_ORACLE_PORT"]
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise UserError(f"KERASTUNER_ORACLE_PORT: {port!r} is not a port number (1 to 65535)")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def wait_for_chief(directory: Path, seconds: float = 120) -> None:
+    """A worker needs the chief's search folder: the same params and data give the same name."""
+    deadline = time.monotonic() + seconds
+    while not (directory / "oracle.json").exists():
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"nas worker: no search folder {directory} from a chief after {seconds:.0f}s; "
+                "start the chief first, with the same params.yaml, data and NAS_SEARCH_DIR"
+            )
+        time.sleep(1)
+
+
 @cli
 def main() -> None:
     params = load_params()
     nas = params.nas
+    role = distributed_role()
 
     # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
     import autokeras as ak
@@ -59,7 +100,7 @@ def main() -> None:
     from autokeras.auto_model import get_tuner_class
 
     from stages import runtime
-    from stages.search_space import OfflineImageBlock, first_trial, timed
+    from stages.search_space import OfflineImageBlock, WorkerFinished, first_trial, timed
 
     # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
     seed = params.seed or 1
@@ -67,8 +108,11 @@ def main() -> None:
     x_train, y_train = load_split("train")
     x_val, y_val = load_split("val")
 
-    directory = resume_dir(".dvc/tmp/nas", "search", [nas.model_dump(), seed])
-    if directory.exists():
+    root = os.environ.get("NAS_SEARCH_DIR", ".dvc/tmp/nas")
+    directory = resume_dir(root, "search", [nas.model_dump(), seed], remove_stale=role != "worker")
+    if role == "worker":
+        wait_for_chief(directory)
+    elif (directory / "oracle.json").exists():
         print(f"nas: resuming the search in {directory}")
 
     inputs = ak.ImageInput()
@@ -89,19 +133,29 @@ def main() -> None:
         max_model_size=nas.max_model_size,
         **warm_start,
     )
+    if role == "chief":
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        print(f"nas chief: serving {nas.max_trials} trials on {address}, search in {directory}")
     started = time.perf_counter()
     # Passing our own EarlyStopping and validation data (no validation_split) makes AutoKeras
     # keep the best trial's checkpoint instead of retraining it from scratch after the search.
     mode = "max" if nas.objective == "val_accuracy" else "min"
-    search.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=nas.epochs,
-        batch_size=nas.batch_size,
-        callbacks=[keras.callbacks.EarlyStopping(nas.objective, patience=nas.patience, mode=mode)],
-        verbose=2,
-    )
+    try:
+        search.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=nas.epochs,
+            batch_size=nas.batch_size,
+            callbacks=[
+                keras.callbacks.EarlyStopping(nas.objective, patience=nas.patience, mode=mode)
+            ],
+            verbose=2,
+        )
+    except WorkerFinished as finished:
+        tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+        print(f"nas worker {tuner_id}: ran trials {', '.join(finished.args[0]) or 'none'}")
+        return
     search_time = time.perf_counter() - started
     model = search.export_model()
 

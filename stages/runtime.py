@@ -1,30 +1,57 @@
-"""TensorFlow set-up shared by the training stages: seeds, determinism, devices, precision."""
+"""TensorFlow set-up shared by the training stages: threads, seeds, determinism, devices,
+precision."""
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import keras
 import tensorflow as tf
+
+from stages.common import UserError
+
+THREAD_SETTINGS = {
+    "TF_NUM_INTRAOP_THREADS": tf.config.threading.set_intra_op_parallelism_threads,
+    "TF_NUM_INTEROP_THREADS": tf.config.threading.set_inter_op_parallelism_threads,
+}
 
 
 def gpus() -> list:
     return tf.config.list_logical_devices("GPU")
 
 
+def limit_threads() -> None:
+    """Apply TensorFlow's own thread variables (`make queue THREADS=n` sets them for parallel
+    jobs), checked: TensorFlow itself silently ignores a value it cannot parse."""
+    for name, apply in THREAD_SETTINGS.items():
+        value = os.environ.get(name)
+        if value is not None:
+            if not (value.isdigit() and int(value) > 0):
+                raise UserError(f"{name}: {value!r} is not a positive whole number of threads")
+            apply(int(value))
+
+
 def setup(seed: int, mixed_precision: Literal["auto"] | bool) -> tf.distribute.Strategy:
-    """Seed everything, make ops deterministic, set the precision policy, pick a strategy.
+    """Set threads, seed everything, make ops deterministic, set the precision policy, and pick
+    a strategy.
 
     Returns MirroredStrategy (data parallel) when several GPUs are visible, else the default
     single-device strategy, so the same code runs on a laptop CPU and a multi-GPU machine.
     """
+    limit_threads()  # before anything starts TensorFlow's runtime
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     use_float16 = bool(gpus()) if mixed_precision == "auto" else mixed_precision
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_float16 else "float32")
-    if len(gpus()) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    policy = "mixed_float16" if use_float16 else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    strategy = tf.distribute.MirroredStrategy() if len(gpus()) > 1 else tf.distribute.get_strategy()
+    threads = [os.environ.get(name, "all cores") for name in THREAD_SETTINGS]
+    print(
+        f"runtime: {len(gpus())} GPU(s), {strategy.num_replicas_in_sync} replica(s), {policy}, "
+        f"TensorFlow threads: intra-op {threads[0]}, inter-op {threads[1]}"
+    )
+    return strategy
 
 
 def dataset(x, y, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -74,10 +74,18 @@ class OfflineImageBlock(ak.Block):
             return application(pretrained=False).build(hp, x)
 
 
+class WorkerFinished(Exception):
+    """Raised in a distributed worker once the chief hands out no more trials, carrying the ids
+    of the trials it ran. It stops the worker before AutoKeras' post-search steps, which would
+    fetch the best model and save it a second time: only the chief writes the model."""
+
+
 def timed(tuner_class: type) -> type:
     """The AutoKeras tuner class, also saving each trial's wall time, size and worker."""
 
     class TimedTuner(tuner_class):
+        trials_run: list[str] = []
+
         def _try_build(self, hp):
             model = super()._try_build(hp)
             self._trial_params = model.count_params()
@@ -94,7 +102,13 @@ def timed(tuner_class: type) -> type:
                 "worker": self.tuner_id,
             }
             Path(self.get_trial_dir(trial.trial_id), "timing.json").write_text(json.dumps(record))
+            self.trials_run = [*self.trials_run, trial.trial_id]
             super().on_trial_end(trial)
+
+        def on_search_end(self):
+            super().on_search_end()
+            if self._is_worker():
+                raise WorkerFinished(self.trials_run)
 
     return TimedTuner
 

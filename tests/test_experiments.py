@@ -19,8 +19,14 @@ def experiments(project, tmp_path_factory):
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], root)
     for name, lr in (("lr-high", "0.01"), ("lr-low", "0.0001")):
         run(["dvc", "exp", "run", "--queue", "-S", f"lr={lr}", "--name", name], root)
-    # the workers outlive this call: no pipes for them to hold open
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(root.parent)}
+    # the workers outlive this call: no pipes for them to hold open. The thread settings are
+    # what `make queue THREADS=1` sets; the stages must see them through DVC's queue.
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "HOME": str(root.parent),
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
     subprocess.run(
         [BIN / "dvc", "queue", "start", "--jobs", "2"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
@@ -54,6 +60,13 @@ def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
     assert leaderboards["lr-high"]["mlp"] != leaderboards["lr-low"]["mlp"]
     # the NAS model does not depend on lr: both experiments reuse it
     assert leaderboards["lr-high"]["nas"] == leaderboards["lr-low"]["nas"]
+
+
+def test_queued_jobs_train_with_the_thread_settings_the_queue_started_with(experiments):
+    for name in ("lr-high", "lr-low"):
+        log = run(["dvc", "queue", "logs", name], experiments).stdout
+        assert "Running stage 'train@mlp'" in log
+        assert "TensorFlow threads: intra-op 1, inter-op 1" in log, log
 
 
 def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
