@@ -1,8 +1,9 @@
-"""The CI pieces: the pull-request workflow is a valid GitHub workflow, and the output check
-that follows `make small` catches a missing output."""
+"""The CI pieces: the pull-request workflow is a valid GitHub workflow, the output check that
+follows `make small` catches a missing output, and `make queue` shares the cores between jobs."""
 
 import shutil
 
+import pytest
 from conftest import REPO, run
 
 
@@ -27,3 +28,20 @@ def test_output_check_passes_on_a_complete_run_and_names_what_is_missing(project
     assert result.returncode == 1
     assert "check_outputs: missing: " in result.stderr and "models/best" in result.stderr
     assert "not up to date: " in result.stderr and "plot" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "env"),
+    [
+        (["JOBS=2", "CORES=2"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
+        (["JOBS=4", "CORES=16"], "TF_NUM_INTRAOP_THREADS=4 TF_NUM_INTEROP_THREADS=1"),
+        (["JOBS=3", "CORES=2"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
+        (["JOBS=8", "CORES=16", "THREADS=1"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
+        (["JOBS=1", "CORES=2"], ""),  # one job keeps TensorFlow's own defaults
+    ],
+)
+def test_make_queue_gives_each_job_its_share_of_the_cores(settings, env):
+    dry_run = run(["make", "--dry-run", "--no-print-directory", "queue", *settings], REPO).stdout
+    last_command = " ".join(dry_run.replace("\\\n", " ").strip().splitlines()[-1].split())
+    jobs = settings[0].split("=")[1]
+    assert last_command == f"{env} dvc queue start --jobs {jobs}".strip(), dry_run

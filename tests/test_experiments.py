@@ -20,7 +20,7 @@ def experiments(project, tmp_path_factory):
     for name, lr in (("lr-high", "0.01"), ("lr-low", "0.0001")):
         run(["dvc", "exp", "run", "--queue", "-S", f"lr={lr}", "--name", name], root)
     # the workers outlive this call: no pipes for them to hold open. The thread settings are
-    # what `make queue THREADS=1` sets; the stages must see them through DVC's queue.
+    # what `make queue` sets for 2 jobs on 2 cores; the stages must see them through the queue.
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
         "HOME": str(root.parent),
