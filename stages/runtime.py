@@ -22,8 +22,8 @@ def gpus() -> list:
 
 
 def limit_threads() -> None:
-    """Apply TensorFlow's own thread variables (`make queue THREADS=n` sets them for parallel
-    jobs), checked: TensorFlow itself silently ignores a value it cannot parse."""
+    """Apply TensorFlow's own thread variables (`make queue` sets them for parallel jobs),
+    checked: TensorFlow itself silently ignores a value it cannot parse."""
     for name, apply in THREAD_SETTINGS.items():
         value = os.environ.get(name)
         if value is not None:
