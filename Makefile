@@ -33,7 +33,7 @@ small: venv
 # Run the queued experiments (dvc exp run --queue ...) JOBS at a time, in the background. With
 # more than one job, each TensorFlow process gets cores/JOBS intra-op threads (THREADS= to
 # choose) and one inter-op thread, instead of threads for every core: 4 experiments as 2 jobs
-# on 2 cores finished ~10% sooner that way (bench/parallel_experiments.py).
+# on 2 cores finished 12% sooner that way (bench/parallel_experiments.py).
 JOBS ?= 2
 CORES := $(shell nproc 2>/dev/null || sysctl -n hw.ncpu)
 THREADS ?= $(shell echo $$(( $(CORES) / $(JOBS) > 0 ? $(CORES) / $(JOBS) : 1 )))

@@ -54,7 +54,7 @@ def trial_table(tuner) -> list[dict]:
     return rows
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
+def write_trials(path: Path, rows: list[dict]) -> None:
     # Seconds go to time.json, not here: timings vary from run to run, the rest must not.
     columns = ["trial", "status", "score", "best_epoch", "params", "worker", "hyperparameters"]
     with atomic_path(path) as tmp, tmp.open("w", newline="") as out:
@@ -164,7 +164,7 @@ def main() -> None:
     best = search.tuner.oracle.get_best_trials(1)[0]
     with atomic_path(MODEL) as tmp:
         model.save(tmp)
-    write_csv(METRICS / "trials.csv", rows)
+    write_trials(METRICS / "trials.csv", rows)
     write_json(
         METRICS / "metrics.json",
         {

@@ -81,7 +81,8 @@ class WorkerFinished(Exception):
 
 
 def timed(tuner_class: type) -> type:
-    """The AutoKeras tuner class, also saving each trial's wall time, size and worker."""
+    """The AutoKeras tuner class, also saving each trial's wall time, size and worker, and
+    stopping a distributed worker after its last trial (WorkerFinished)."""
 
     class TimedTuner(tuner_class):
         trials_run: list[str] = []
