@@ -3,7 +3,7 @@
     python bench/distributed_nas.py [--trials 4] [--epochs 1] [--workers 2]
 
 Needs `dvc repro prepare` first. Each run gets its own project folder (params.yaml with
-nas.max_trials and nas.epochs set, and the prepared data); the workers' folders share one search
+nas.max_trials and nas.trial_epochs set, and the prepared data); the workers' folders share one search
 folder with the chief's, as separate machines would over a shared filesystem. On one machine the
 workers share its cores, so each gets cores/workers intra-op threads and one inter-op thread, as
 `make queue` gives parallel jobs. Prints the wall time of each and who ran which trial.
@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def project(folder: Path, trials: int, epochs: int) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["nas"] |= {"max_trials": trials, "epochs": epochs}
+    # the trials are what spreads out; the chief alone trains the winner, kept to one epoch here
+    params["nas"] |= {"max_trials": trials, "trial_epochs": epochs, "trial_fraction": 1.0,
+                      "epochs": 1}  # fmt: skip
     folder.mkdir(parents=True)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(REPO / "data/prepared", folder / "data/prepared")

@@ -4,8 +4,8 @@
 
 Clones the repo (committed state) into a temporary folder, then runs every stage in pipeline
 order with `dvc repro --single-item`, each in its own process, timing it and reading its peak
-resident memory. Goals: the whole pipeline <= 30 minutes on 2 CPU cores, best test accuracy
->= 99.6%. Uses the environment this script runs in (python bench/pipeline.py from .venv).
+resident memory. Goals: the whole pipeline <= 30 minutes on 2 CPU cores; the exported model,
+chosen on validation, >= 99.70% test accuracy. Uses the environment this script runs in (python bench/pipeline.py from .venv).
 """
 
 from __future__ import annotations
@@ -70,10 +70,17 @@ def main() -> None:
     print(f"{'total':<22} {total:8.1f} s   ({total / 60:.1f} min; goal <= 30 min)")
 
     leaderboard = json.loads((root / "metrics/eval/leaderboard.json").read_text())
-    for name, scores in sorted(leaderboard.items(), key=lambda item: -item[1]["accuracy"]):
-        print(f"{name:<14} test accuracy {scores['accuracy']:.2%}  params {scores['params']:,}")
-    best = max(scores["accuracy"] for scores in leaderboard.values())
-    print(f"best {best:.2%} (goal >= 99.60%)")
+    for name, m in sorted(leaderboard.items(), key=lambda item: -item[1]["val_accuracy"]):
+        print(
+            f"{name:<14} val {m['val_accuracy']:.2%}  test {m['test_accuracy']:.2%} "
+            f"[{m['test_accuracy_ci95_low']:.2%}, {m['test_accuracy_ci95_high']:.2%}]  "
+            f"params {m['params']:,}"
+        )
+    best = json.loads((root / "models/best/best.json").read_text())
+    print(
+        f"exported (chosen on validation): {best['model']}, test {best['test_accuracy']:.2%} "
+        "(goal >= 99.70%)"
+    )
     print("command: python bench/pipeline.py")
     if not args.keep:
         shutil.rmtree(root.parent)

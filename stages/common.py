@@ -83,6 +83,12 @@ def load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 PREPARED = Path("data/prepared")
 TRAINED = Path("models/trained")  # models/trained/<name>/model.keras: every candidate and nas
+ENSEMBLE = Path("models/ensemble")  # beside, not inside: it is made from everything in TRAINED
+
+
+def model_path(name: str) -> Path:
+    """Where the model `name` (a candidate, "nas" or "ensemble") is saved."""
+    return (ENSEMBLE if name == "ensemble" else TRAINED / name) / "model.keras"
 
 
 def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -121,11 +127,7 @@ def write_json(path: str | Path, data: object) -> None:
 
 
 def load_model(path: str | Path):
-    """Load a .keras model for inference, in Keras' safe mode (no arbitrary code).
-
-    AutoKeras is imported first because the NAS model is made of its registered layers.
-    """
-    import autokeras  # noqa: F401  (registers the layers the NAS model is made of)
+    """Load a .keras model for inference, in Keras' safe mode (no arbitrary code)."""
     import keras
 
     if not Path(path).is_file():

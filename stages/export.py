@@ -1,11 +1,12 @@
-"""export: package the best model of the leaderboard in models/best for serving.
+"""export: package the best model of the leaderboard, chosen on the validation split, in
+models/best for serving. The test set is for reporting only: nothing here chooses by it.
 
-model.keras    the chosen model as trained (`import autokeras` first if it is the NAS model)
+model.keras    the chosen model as trained
 saved_model/   TensorFlow SavedModel; signature serving_default takes `images`, uint8
                [batch, 28, 28] (white digit on black, as in MNIST), and returns
                `probabilities`, float32 [batch, 10]: what TF Serving and saved_model_cli run
-MODEL_CARD.md  which model, why, its test metrics, data, params and git revision
-best.json      the chosen model's name and test metrics, for the plot stage
+MODEL_CARD.md  which model, why, its validation and test metrics, data, params and git revision
+best.json      the chosen model's name and metrics, for the plot stage
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from pathlib import Path
 
 import yaml
 
-from stages.common import TRAINED, atomic_path, cli, load_model, write_json
+from stages.common import atomic_path, cli, load_model, model_path, write_json
 from stages.params import Params, load_params
 
 BEST = Path("models/best")
 LEADERBOARD = Path("metrics/eval/leaderboard.json")
-LOWER_IS_BETTER = {"loss"}
+LOWER_IS_BETTER = {"val_loss"}
 
 
 def select_best(leaderboard: dict[str, dict], select_by: str) -> str:
-    """The model with the best `select_by` score; a tie goes to the one with fewer params."""
+    """The model with the best `select_by` score (a validation metric); a tie goes to the one
+    with fewer params."""
     sign = 1 if select_by in LOWER_IS_BETTER else -1
     return min(
         sorted(leaderboard),
@@ -62,8 +64,12 @@ def git_revision() -> str:
 
 
 def training_params(params: Params, name: str) -> dict:
+    if name == "ensemble":
+        members = json.loads(Path("metrics/ensemble.json").read_text())["members"]
+        return {"ensemble": params.ensemble.model_dump(), "members": members}
     if name == "nas":
-        return {"seed": params.seed, "nas": params.nas.model_dump()}
+        train = params.train.model_dump(include={"patience", "lr_schedule"})
+        return {"seed": params.seed, "nas": params.nas.model_dump(), "train": train}
     lr, epochs, batch_size = params.fit_settings(name)
     return {
         "seed": params.seed,
@@ -77,20 +83,23 @@ def training_params(params: Params, name: str) -> dict:
 
 def model_card(name: str, params: Params, leaderboard: dict[str, dict], data: dict) -> str:
     rows = "\n".join(
-        f"| {'**' + other + '**' if other == name else other} | {m['accuracy']:.2%} | "
-        f"{m['loss']:.4f} | {m['macro_f1']:.4f} | {m['params']:,} |"
-        for other, m in sorted(leaderboard.items(), key=lambda item: -item[1]["accuracy"])
+        f"| {'**' + other + '**' if other == name else other} | {m['val_accuracy']:.2%} | "
+        f"{m['val_loss']:.4f} | {m['test_accuracy']:.2%} | "
+        f"{m['test_accuracy_ci95_low']:.2%} to {m['test_accuracy_ci95_high']:.2%} | "
+        f"{m['test_loss']:.4f} | {m['test_macro_f1']:.4f} | {m['params']:,} |"
+        for other, m in sorted(leaderboard.items(), key=lambda item: -item[1]["val_accuracy"])
     )
     splits = ", ".join(f"{split} {data[split]:,}" for split in ("train", "val", "test"))
     subset = f"data.limit: {json.dumps(params.data.limit)}, "
     subset += f"prepare.train_fraction: {params.prepare.train_fraction}"
     return f"""# Model card: `{name}`, MNIST handwritten-digit classifier
 
-Chosen by `export.select_by: {params.export.select_by}` (ties go to fewer params) among the
-models below, all scored on the same official MNIST test set.
+Chosen by `export.select_by: {params.export.select_by}` on the validation split (ties go to
+fewer params) among the models below. The official MNIST test set is for reporting only: no
+choice (model, early stopping, search, ensemble members) was made on it.
 
-| model | test accuracy | test loss | macro F1 | params |
-| --- | --- | --- | --- | --- |
+| model | val accuracy | val loss | test accuracy | 95% interval | test loss | macro F1 | params |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
 ## Use
@@ -99,7 +108,7 @@ models below, all scored on the same official MNIST test set.
 - `saved_model/`, signature `serving_default`: input `images`, uint8 `[batch, 28, 28]`, a white
   digit on black as in MNIST; output `probabilities`, float32 `[batch, 10]`. Needs only
   TensorFlow (TF Serving, `saved_model_cli`, `tf.saved_model.load`).
-- `model.keras`: `keras.saving.load_model(...)`; for the `nas` model, `import autokeras` first.
+- `model.keras`: `keras.saving.load_model(...)`, plain Keras for every model here.
 
 Intended for 28x28 centred single digits like MNIST's; not evaluated on other handwriting.
 
@@ -126,7 +135,7 @@ def main() -> None:
     leaderboard = json.loads(LEADERBOARD.read_text())
     name = select_best(leaderboard, params.export.select_by)
     data = json.loads(Path("metrics/data.json").read_text())
-    source = TRAINED / name / "model.keras"
+    source = model_path(name)
     model = load_model(source)
 
     with atomic_path(BEST) as tmp:

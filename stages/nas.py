@@ -1,9 +1,13 @@
-"""nas: AutoKeras architecture search on the prepared data; exports the best trial's model.
+"""nas: AutoKeras architecture search on the prepared data, then the winner's full training.
 
-Writes models/trained/nas/model.keras, the trial table metrics/nas/trials.csv,
-metrics/nas/metrics.json (best validation accuracy, trials completed) and metrics/nas/time.json
-(search wall time).
-Load the model with `import autokeras` first: it holds AutoKeras' own preprocessing layers.
+Trials are a cheap proxy: a few epochs on a stratified share of the training split, scored on
+the validation split. The best trial's architecture is then trained from scratch on all the
+training data with the candidates' schedule; that model is the `nas` model, a plain Keras model
+with the candidates' uint8 input.
+
+Writes models/trained/nas/model.keras, the trial table metrics/nas/trials.csv (each trial's
+architecture in brief, size, cost, proxy score, and the final score of the winner),
+metrics/nas/metrics.json and metrics/nas/time.json (search and final training wall times).
 
 Distributed search uses Keras Tuner's own mode. With KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT
 and KERASTUNER_TUNER_ID set, a process whose id contains "chief" serves the oracle over gRPC
@@ -17,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -36,19 +41,24 @@ MODEL = TRAINED / "nas" / "model.keras"
 METRICS = Path("metrics/nas")
 
 
-def trial_table(tuner) -> list[dict]:
+def trial_table(tuner, block) -> list[dict]:
+    from stages.search_space import describe  # imports AutoKeras: only once it is needed
+
     rows = []
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
         timing_file = Path(tuner.get_trial_dir(trial_id), "timing.json")
         timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+        values = trial.hyperparameters.values
         rows.append(
             {
                 "trial": int(trial_id),
                 "status": trial.status,
+                "architecture": describe(block.architecture(values)),
+                "learning_rate": values.get("learning_rate"),
                 "score": trial.score,
                 "best_epoch": None if trial.best_step is None else trial.best_step + 1,
                 **timing,
-                "hyperparameters": json.dumps(trial.hyperparameters.values, sort_keys=True),
+                "hyperparameters": json.dumps(values, sort_keys=True),
             }
         )
     return rows
@@ -56,11 +66,35 @@ def trial_table(tuner) -> list[dict]:
 
 def write_trials(path: Path, rows: list[dict]) -> None:
     # Seconds go to time.json, not here: timings vary from run to run, the rest must not.
-    columns = ["trial", "status", "score", "best_epoch", "params", "worker", "hyperparameters"]
+    columns = [
+        "trial", "status", "architecture", "params", "mflops", "learning_rate", "score",
+        "best_epoch", "final_score", "worker", "hyperparameters",
+    ]  # fmt: skip
     with atomic_path(path) as tmp, tmp.open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def trial_subset(x, y, fraction: float, seed: int):
+    """The stratified share of the training split that each trial trains on."""
+    if fraction == 1:
+        return x, y
+    from sklearn.model_selection import train_test_split
+
+    x_subset, _, y_subset, _ = train_test_split(
+        x, y, train_size=fraction, stratify=y, random_state=seed
+    )
+    return x_subset, y_subset
+
+
+def skipped_reason(message: str) -> str:
+    """One line naming the param behind keras-tuner's "consecutive failures" error."""
+    for key, sign in (("nas.max_mflops", "MFLOPs per image"), ("nas.max_model_size", "parameters")):
+        found = re.search(rf"Oversized model: ([\d.]+) {sign}", message)
+        if found:
+            return f"{key}: trials in a row were over it (the last: {found[1]} {sign})"
+    return " ".join(message.split())[:300]
 
 
 def distributed_role() -> str | None:
@@ -100,55 +134,67 @@ def main() -> None:
     from autokeras.auto_model import get_tuner_class
 
     from stages import runtime
-    from stages.search_space import OfflineImageBlock, WorkerFinished, first_trial, timed
+    from stages.search_space import (
+        DigitBlock,
+        WorkerFinished,
+        build_model,
+        describe,
+        optimizer_space,
+        timed,
+    )
 
     # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
     seed = params.seed or 1
-    runtime.setup(params.seed, mixed_precision=False)
+    strategy = runtime.setup(params.seed, mixed_precision=False)  # AutoKeras' head: float32
     x_train, y_train = load_split("train")
     x_val, y_val = load_split("val")
+    x_trial, y_trial = trial_subset(x_train, y_train, nas.trial_fraction, params.seed)
 
     root = os.environ.get("NAS_SEARCH_DIR", ".dvc/tmp/nas")
-    directory = resume_dir(root, "search", [nas.model_dump(), seed], remove_stale=role != "worker")
+    final_settings = params.train.model_dump(include={"patience", "lr_schedule"})
+    directory = resume_dir(
+        root, "search", [nas.model_dump(), seed, final_settings], remove_stale=role != "worker"
+    )
     if role == "worker":
         wait_for_chief(directory)
     elif (directory / "oracle.json").exists():
         print(f"nas: resuming the search in {directory}")
 
     inputs = ak.ImageInput()
-    block = OfflineImageBlock(nas.block_types, nas.normalize, nas.augment)
-    features = block(inputs)
-    warm_start = {}
-    if nas.tuner == "greedy" and "vanilla" in nas.block_types:
-        warm_start["initial_hps"] = [first_trial(block)]
+    block = DigitBlock()
+    tuner_options = {"hyperparameters": optimizer_space()}
+    if nas.tuner == "greedy":
+        tuner_options["initial_hps"] = [block.first_trial()]
+    if nas.tuner == "hyperband":  # its largest budget: a full trial; smaller ones are thirds
+        tuner_options["max_epochs"] = nas.trial_epochs
     search = ak.AutoModel(
         inputs=inputs,
-        outputs=ak.ClassificationHead()(features),
+        outputs=ak.ClassificationHead(dropout=0.0)(block(inputs)),  # the block has dropout
         directory=directory.parent,
         project_name=directory.name,
         max_trials=nas.max_trials,
         objective=nas.objective,
-        tuner=timed(get_tuner_class(nas.tuner)),
+        tuner=timed(get_tuner_class(nas.tuner), nas.max_mflops),
         seed=seed,
         max_model_size=nas.max_model_size,
-        **warm_start,
+        **tuner_options,
     )
     if role == "chief":
         address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
         print(f"nas chief: serving {nas.max_trials} trials on {address}, search in {directory}")
     started = time.perf_counter()
-    # Passing our own EarlyStopping and validation data (no validation_split) makes AutoKeras
-    # keep the best trial's checkpoint instead of retraining it from scratch after the search.
+    # Passing our own EarlyStopping (patience: never within a trial) and validation data makes
+    # AutoKeras skip its own retraining of the winner: the final training below does that.
     mode = "max" if nas.objective == "val_accuracy" else "min"
     try:
         search.fit(
-            x_train,
-            y_train,
+            x_trial,
+            y_trial,
             validation_data=(x_val, y_val),
-            epochs=nas.epochs,
+            epochs=nas.trial_epochs,
             batch_size=nas.batch_size,
             callbacks=[
-                keras.callbacks.EarlyStopping(nas.objective, patience=nas.patience, mode=mode)
+                keras.callbacks.EarlyStopping(nas.objective, patience=nas.trial_epochs, mode=mode)
             ],
             verbose=2,
         )
@@ -156,20 +202,58 @@ def main() -> None:
         tuner_id = os.environ["KERASTUNER_TUNER_ID"]
         print(f"nas worker {tuner_id}: ran trials {', '.join(finished.args[0]) or 'none'}")
         return
+    except RuntimeError as err:  # keras-tuner gives up after a few failed trials in a row
+        if "consecutive failures" not in str(err):
+            raise
+        raise UserError(f"nas: the search stopped: {skipped_reason(str(err))}") from None
     search_time = time.perf_counter() - started
-    model = search.export_model()
-
-    rows = trial_table(search.tuner)
-    completed = [row for row in rows if row["status"] == "COMPLETED"]
     best = search.tuner.oracle.get_best_trials(1)[0]
+    arch = block.architecture(best.hyperparameters.values)
+    lr = best.hyperparameters.get("learning_rate")
+    print(f"nas: best trial {best.trial_id} ({nas.objective} {best.score:.4f}): {describe(arch)}")
+
+    # The final training: the winning architecture from scratch on all the training data, with
+    # the candidates' schedule (cosine decay, early stopping on validation, best epoch kept).
+    started = time.perf_counter()
+    train_ds = runtime.dataset(x_train, y_train, nas.batch_size, shuffle_seed=params.seed)
+    val_ds = runtime.dataset(x_val, y_val, nas.batch_size)
+    keras.utils.set_random_seed(params.seed)  # the same start whether or not the search resumed
+    runtime.set_precision(params.train.mixed_precision)
+    with strategy.scope():
+        model = build_model(arch)
+        runtime.compile_model(
+            model,
+            lr,
+            decay_steps=nas.epochs * len(train_ds),
+            lr_schedule=params.train.lr_schedule,
+            jit_compile=params.train.jit_compile,
+        )
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=nas.epochs,
+        callbacks=runtime.fit_callbacks(directory / "final", params.train.patience),
+        verbose=2,
+    )
+    final_time = time.perf_counter() - started
+    scores = history.history["val_accuracy"]
+    final_epoch = max(range(len(scores)), key=scores.__getitem__)
+
+    rows = trial_table(search.tuner, block)
+    for row in rows:
+        if row["trial"] == int(best.trial_id):
+            row["final_score"] = scores[final_epoch]
+    completed = [row for row in rows if row["status"] == "COMPLETED"]
     with atomic_path(MODEL) as tmp:
         model.save(tmp)
     write_trials(METRICS / "trials.csv", rows)
     write_json(
         METRICS / "metrics.json",
         {
-            "best_" + nas.objective: best.score,
             "best_trial": int(best.trial_id),
+            "trial_" + nas.objective: best.score,
+            "val_accuracy": scores[final_epoch],
+            "best_epoch": final_epoch + 1,
             "params": model.count_params(),
             "trials_completed": len(completed),
         },
@@ -177,12 +261,17 @@ def main() -> None:
     trial_seconds = {row["trial"]: row.get("seconds") for row in rows}
     write_json(
         METRICS / "time.json",
-        {"search_time_s": round(search_time, 1), "trial_seconds": trial_seconds},
+        {
+            "search_time_s": round(search_time, 1),
+            "final_training_s": round(final_time, 1),
+            "final_epochs_run": len(scores),
+            "trial_seconds": trial_seconds,
+        },
     )
     shutil.rmtree(directory)
     print(
-        f"nas: {len(completed)} trials in {search_time:.0f}s, best trial {best.trial_id} "
-        f"{nas.objective} {best.score:.4f} -> {MODEL}"
+        f"nas: {len(completed)} trials in {search_time:.0f}s, then trial {best.trial_id} trained "
+        f"in {final_time:.0f}s: val_accuracy {scores[final_epoch]:.4f} -> {MODEL}"
     )
 
 

@@ -77,25 +77,27 @@ class DeepConvnetParams(CandidateParams):
 
 class NasParams(Section):
     max_trials: PositiveInt
-    epochs: PositiveInt  # per trial
-    patience: PositiveInt  # early stopping within a trial
+    trial_epochs: PositiveInt  # per trial: the cheap proxy
+    trial_fraction: Annotated[float, Field(gt=0, le=1)]  # of the training split, per trial
+    epochs: PositiveInt  # the winner's final training on the whole training split
     batch_size: PositiveInt
     tuner: Literal["greedy", "bayesian", "hyperband", "random"]
     objective: Literal["val_accuracy", "val_loss"]
     max_model_size: PositiveInt  # parameters; bigger candidates are skipped
-    block_types: Annotated[
-        list[Literal["vanilla", "resnet", "xception"]], Field(min_length=1, max_length=3)
-    ]
-    normalize: bool
-    augment: bool
+    max_mflops: Annotated[float, Field(gt=0)]  # per image, forward; costlier ones are skipped
 
 
 class EvaluateParams(Section):
     latency_runs: PositiveInt  # timed predictions per batch size; the median is reported
 
 
+class EnsembleParams(Section):
+    top_k: PositiveInt  # models averaged, the best by validation accuracy
+
+
 class ExportParams(Section):
-    select_by: Literal["accuracy", "macro_f1", "loss"]  # ties go to the smaller model
+    # on the validation split; ties go to the smaller model
+    select_by: Literal["val_accuracy", "val_macro_f1", "val_loss"]
 
 
 class PlotParams(Section):
@@ -117,6 +119,7 @@ class Params(Section):
     convnet: ConvnetParams
     deep_convnet: DeepConvnetParams
     nas: NasParams
+    ensemble: EnsembleParams
     evaluate: EvaluateParams
     export: ExportParams
     plot: PlotParams

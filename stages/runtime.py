@@ -32,6 +32,15 @@ def limit_threads() -> None:
             apply(int(value))
 
 
+def set_precision(mixed_precision: Literal["auto"] | bool) -> str:
+    """Set Keras' global dtype policy for the models built next: float16 compute (auto: when a
+    GPU is present), or float32. Returns the policy's name."""
+    use_float16 = bool(gpus()) if mixed_precision == "auto" else mixed_precision
+    policy = "mixed_float16" if use_float16 else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
 def setup(seed: int, mixed_precision: Literal["auto"] | bool) -> tf.distribute.Strategy:
     """Set threads, seed everything, make ops deterministic, set the precision policy, and pick
     a strategy.
@@ -42,9 +51,7 @@ def setup(seed: int, mixed_precision: Literal["auto"] | bool) -> tf.distribute.S
     limit_threads()  # before anything starts TensorFlow's runtime
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    use_float16 = bool(gpus()) if mixed_precision == "auto" else mixed_precision
-    policy = "mixed_float16" if use_float16 else "float32"
-    keras.mixed_precision.set_global_policy(policy)
+    policy = set_precision(mixed_precision)
     strategy = tf.distribute.MirroredStrategy() if len(gpus()) > 1 else tf.distribute.get_strategy()
     threads = [os.environ.get(name, "all cores") for name in THREAD_SETTINGS]
     print(
@@ -60,3 +67,30 @@ def dataset(x, y, batch_size: int, shuffle_seed: int | None = None) -> tf.data.D
     if shuffle_seed is not None:
         ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model, lr: float, decay_steps: int, lr_schedule: str, jit_compile) -> None:
+    """Adam at `lr`, decayed along a cosine to 1% over `decay_steps` (or constant), with the
+    loss and metric every model here trains on."""
+    rate = (
+        keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)
+        if lr_schedule == "cosine"
+        else lr
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+
+
+def fit_callbacks(backup: str | os.PathLike, patience: int) -> list:
+    """Resume an interrupted fit from `backup` (the last finished epoch), and stop early on
+    validation accuracy with the best epoch's weights restored."""
+    return [
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=patience, restore_best_weights=True
+        ),
+    ]

@@ -1,77 +1,159 @@
-"""The AutoKeras pieces of the search: the search space block and a tuner that times trials."""
+"""The AutoKeras pieces of the search: the digit search space, the model it describes, and a
+tuner that times trials and skips the ones too costly to train on 2 cores."""
 
 from __future__ import annotations
 
 import json
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import autokeras as ak
 import keras
 import keras_tuner as kt
-from keras_tuner.engine.hyperparameters import Choice
+from keras import layers
 
-# The vanilla conv block's space, sized for 28x28 digits on a CPU: AutoKeras' own ranges go up
-# to 512 filters and 7x7 kernels, where one trial alone outlasts the whole default budget.
-CONV_SPACE = {
-    "kernel_size": 3,
-    "num_blocks": Choice("num_blocks", [2, 3], default=2),
-    "num_layers": Choice("num_layers", [1, 2], default=2),
-    "filters": Choice("filters", [16, 32, 64], default=32),
-    "max_pooling": True,
-    "separable": False,
-    "dropout": Choice("dropout", [0.0, 0.25, 0.5], default=0.25),
-}
-# A hidden dense layer between the conv features and the classifier, as in the classic convnet.
-DENSE_SPACE = {
-    "num_layers": 1,
-    "num_units": Choice("num_units", [64, 128, 256], default=128),
-    "use_batchnorm": False,
-    "dropout": Choice("dropout", [0.0, 0.25, 0.5], default=0.5),
-}
+from stages import models
+
+
+def choose(hp: kt.HyperParameters) -> dict:
+    """One point of the search space, as plain values. Grouped names (augment/, body/, head/)
+    let the greedy tuner change a whole group at once as well as single values. The defaults
+    are the hand-designed deep_convnet at 3/4 of its width (24-48-96 filters), which fits the
+    default nas.max_mflops: a search starts from the strongest recipe it can afford."""
+    return {
+        # in-model augmentation, active only in training
+        "rotation": hp.Choice("augment/rotation", [0, 10, 15], default=10),  # degrees
+        "shift": hp.Choice("augment/shift", [0.0, 0.1, 0.15], default=0.1),
+        "zoom": hp.Choice("augment/zoom", [0.0, 0.1], default=0.0),
+        # the convolutional body: blocks of convs then a down-sampling step, widths doubling
+        "kernel_size": hp.Choice("body/kernel_size", [3, 5, 7], default=3),  # the first conv
+        "blocks": hp.Choice("body/blocks", [2, 3], default=3),
+        "filters": hp.Choice("body/filters", [16, 24, 32], default=24),  # in the first block
+        "convs": hp.Choice("body/convs", [1, 2], default=1),  # 3x3 convs per block
+        "downsample": hp.Choice("body/downsample", ["strided", "max_pool"], default="strided"),
+        "batch_norm": hp.Boolean("body/batch_norm", default=True),
+        "dropout": hp.Choice("body/dropout", [0.0, 0.1, 0.2, 0.3], default=0.2),
+        # from feature maps to the classifier
+        "pooling": hp.Choice("head/pooling", ["flatten", "global_avg"], default="flatten"),
+        "dense_units": hp.Choice("head/dense_units", [0, 64, 128], default=128),
+    }
+
+
+# The optimizer's share of the space. AutoKeras declares these two itself, over a much wider
+# range (learning rates from 1e-5 to 0.1, SGD); declared first, these ranges are the ones used.
+LEARNING_RATES = [0.003, 0.001, 0.0003]
+
+
+def optimizer_space() -> kt.HyperParameters:
+    hp = kt.HyperParameters()
+    hp.Fixed("optimizer", "adam")
+    hp.Choice("learning_rate", LEARNING_RATES, default=0.001)
+    return hp
+
+
+# Proxy trials run a few hundred steps: too few for Keras' default BatchNormalization momentum
+# (0.99) to forget its initial variance of 1, which leaves a trial's validation score near
+# chance whatever its architecture. 0.9 (PyTorch's default) settles within tens of steps.
+BN_MOMENTUM = 0.9
+
+
+def conv(x, filters: int, kernel_size: int, strides: int, batch_norm: bool):
+    x = layers.Conv2D(filters, kernel_size, strides, padding="same", use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return layers.Activation("relu")(x)
+
+
+def features(x, arch: dict):
+    """The layers of one point of the space: [0, 1] digits (28x28x1) to a feature vector."""
+    if arch["rotation"]:
+        x = layers.RandomRotation(arch["rotation"] / 360, fill_mode="constant")(x)
+    if arch["shift"]:
+        x = layers.RandomTranslation(arch["shift"], arch["shift"], fill_mode="constant")(x)
+    if arch["zoom"]:
+        x = layers.RandomZoom(arch["zoom"], fill_mode="constant")(x)
+    for block in range(arch["blocks"]):
+        filters = arch["filters"] * 2**block
+        for layer in range(arch["convs"]):
+            # 5x5 and 7x7 only where they are cheap: on the single-channel input
+            kernel_size = arch["kernel_size"] if block == layer == 0 else 3
+            x = conv(x, filters, kernel_size, 1, arch["batch_norm"])
+        if arch["downsample"] == "strided":
+            x = conv(x, filters, 3, 2, arch["batch_norm"])
+        else:
+            x = layers.MaxPooling2D(padding="same")(x)
+        x = layers.Dropout(arch["dropout"])(x)
+    x = layers.Flatten()(x) if arch["pooling"] == "flatten" else layers.GlobalAveragePooling2D()(x)
+    if arch["dense_units"]:
+        x = layers.Dense(arch["dense_units"], use_bias=not arch["batch_norm"])(x)
+        if arch["batch_norm"]:
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.Dropout(arch["dropout"])(x)
+    return x
+
+
+def build_model(arch: dict) -> keras.Model:
+    """The searched architecture as a plain Keras model with the candidates' uint8 input: what
+    the final training fits, and what loads without AutoKeras."""
+    inputs, x = models.digits_input()
+    return keras.Model(inputs, models.classifier(features(x, arch)), name="nas")
+
+
+def describe(arch: dict) -> str:
+    """The architecture in brief, for the trial table: '3x1 32-64-128 k3 strided bn flatten
+    d128 drop0.2 | rot8 shift0.08 zoom0'."""
+    widths = "-".join(str(arch["filters"] * 2**block) for block in range(arch["blocks"]))
+    return (
+        f"{arch['blocks']}x{arch['convs']} {widths} k{arch['kernel_size']} {arch['downsample']}"
+        f"{' bn' if arch['batch_norm'] else ''} {arch['pooling']} d{arch['dense_units']}"
+        f" drop{arch['dropout']} | rot{arch['rotation']} shift{arch['shift']} zoom{arch['zoom']}"
+    )
+
+
+def forward_mflops(model: keras.Model) -> float:
+    """Millions of floating-point operations (2 per multiply-add) of one image's forward pass
+    through the model's convolutions and dense layers, which is nearly all of its compute."""
+    macs = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, layers.Conv2D):
+            _, height, width, channels_out = layer.output.shape
+            kernel_h, kernel_w, channels_in, _ = layer.kernel.shape
+            macs += height * width * channels_out * kernel_h * kernel_w * channels_in
+        elif isinstance(layer, layers.Dense):
+            macs += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return round(2 * macs / 1e6, 2)
 
 
 @keras.saving.register_keras_serializable(package="mnist_nas")
-class OfflineImageBlock(ak.Block):
-    """AutoKeras' ImageBlock, limited to what trains from scratch at 28x28 and offline.
+class DigitBlock(ak.Block):
+    """AutoKeras block: the search space for 28x28 digits trained from scratch on a CPU.
 
-    ImageBlock may pick EfficientNet, ImageNet weights (a download) or 224x224 inputs; this one
-    chooses only among `block_types`, with random weights at the native size, and augments
-    without flips (a flipped digit is another digit, or none).
+    Unlike ak.ImageBlock it never picks ImageNet weights (a download), 224x224 inputs or flips
+    (a flipped digit is another digit, or none), and it searches what makes a strong digit
+    classifier: batch normalisation, strided or pooled down-sampling, depth, width, kernel size,
+    dropout, flatten or global pooling, and augmentation strength.
     """
-
-    def __init__(self, block_types: list[str], normalize: bool, augment: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.block_types = list(block_types)
-        self.normalize = normalize
-        self.augment = augment
-
-    def get_config(self) -> dict:
-        return super().get_config() | {
-            "block_types": self.block_types,
-            "normalize": self.normalize,
-            "augment": self.augment,
-        }
 
     def build(self, hp: kt.HyperParameters, inputs=None):
         x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        if self.normalize:
-            x = ak.Normalization().build(hp, x)
-        if self.augment:
-            x = ak.ImageAugmentation(horizontal_flip=False, vertical_flip=False).build(hp, x)
-        if len(self.block_types) == 1:
-            block_type, scope = self.block_types[0], nullcontext()
-        else:
-            block_type = hp.Choice("block_type", self.block_types)
-            scope = hp.conditional_scope("block_type", [block_type])
-        with scope:
-            if block_type == "vanilla":
-                x = ak.ConvBlock(**CONV_SPACE).build(hp, x)
-                return ak.DenseBlock(**DENSE_SPACE).build(hp, x)
-            hp.Fixed("imagenet_size", False)  # else the tuner may upsize digits to 224x224
-            application = ak.ResNetBlock if block_type == "resnet" else ak.XceptionBlock
-            return application(pretrained=False).build(hp, x)
+        x = layers.Rescaling(1 / 255)(x)  # AutoKeras hands over the raw 0-255 pixels
+        return features(x, choose(hp))
+
+    def architecture(self, values: dict) -> dict:
+        """The plain values of a trial's hyperparameters (keras-tuner `values`)."""
+        hp = kt.HyperParameters()
+        hp.values = dict(values)  # registering a name keeps the value it already has
+        with hp.name_scope(self.name):
+            return choose(hp)
+
+    def first_trial(self) -> dict:
+        """The greedy tuner's first trial: every default (deep_convnet) and Adam at 1e-3,
+        where the greedy oracle would otherwise draw part of its first trial at random."""
+        hp = optimizer_space()
+        with hp.name_scope(self.name):
+            choose(hp)
+        return hp.values
 
 
 class WorkerFinished(Exception):
@@ -80,30 +162,40 @@ class WorkerFinished(Exception):
     fetch the best model and save it a second time: only the chief writes the model."""
 
 
-def timed(tuner_class: type) -> type:
-    """The AutoKeras tuner class, also saving each trial's wall time, size and worker, and
+def timed(tuner_class: type, max_mflops: float) -> type:
+    """The AutoKeras tuner class, also saving each trial's wall time, size, cost and worker,
+    skipping models over `max_mflops` (as keras-tuner skips those over max_model_size), and
     stopping a distributed worker after its last trial (WorkerFinished)."""
 
     class TimedTuner(tuner_class):
         trials_run: list[str] = []
+        _trial_started = None  # None outside a trial, as when AutoKeras first builds the space
 
         def _try_build(self, hp):
             model = super()._try_build(hp)
-            self._trial_params = model.count_params()
+            self._trial_params, self._trial_mflops = model.count_params(), forward_mflops(model)
+            if self._trial_started is not None and self._trial_mflops > max_mflops:
+                raise kt.errors.FailedTrialError(
+                    f"Oversized model: {self._trial_mflops} MFLOPs per image "
+                    f"(nas.max_mflops: {max_mflops}). Skip model."
+                )
             return model
 
         def on_trial_begin(self, trial):
-            self._trial_started, self._trial_params = time.perf_counter(), None
+            self._trial_started = time.perf_counter()
+            self._trial_params = self._trial_mflops = None
             super().on_trial_begin(trial)
 
         def on_trial_end(self, trial):
             record = {
                 "seconds": round(time.perf_counter() - self._trial_started, 1),
                 "params": self._trial_params,
+                "mflops": self._trial_mflops,
                 "worker": self.tuner_id,
             }
             Path(self.get_trial_dir(trial.trial_id), "timing.json").write_text(json.dumps(record))
             self.trials_run = [*self.trials_run, trial.trial_id]
+            self._trial_started = None
             super().on_trial_end(trial)
 
         def on_search_end(self):
@@ -112,27 +204,3 @@ def timed(tuner_class: type) -> type:
                 raise WorkerFinished(self.trials_run)
 
     return TimedTuner
-
-
-def first_trial(block: OfflineImageBlock) -> dict:
-    """Values for the greedy tuner's first trial: the blocks' defaults with 32 then 64 filters,
-    as in the classic convnet. A sound start that fits the budget, where the greedy oracle
-    would otherwise draw part of its first trial at random."""
-    conv = f"{block.name}/conv_block_1"
-    values = {
-        f"{conv}/{name}": hp.default for name, hp in CONV_SPACE.items() if hasattr(hp, "default")
-    }
-    for layer in range(2):
-        values[f"{conv}/filters_0_{layer}"], values[f"{conv}/filters_1_{layer}"] = 32, 64
-    dense = f"{block.name}/dense_block_1"
-    values |= {
-        f"{dense}/units_0": DENSE_SPACE["num_units"].default,
-        f"{dense}/dropout": DENSE_SPACE["dropout"].default,
-        "classification_head_1/dropout": 0.0,
-        "optimizer": "adam",
-        "learning_rate": 1e-3,
-    }
-    if len(block.block_types) > 1:
-        values[f"{block.name}/block_type"] = "vanilla"
-    values.pop(f"{conv}/filters")
-    return values

@@ -46,16 +46,11 @@ def main() -> None:
 
     with strategy.scope():
         model = models.build(name, params)
-        steps = epochs * len(train_ds)
-        schedule = (
-            keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
-            if params.train.lr_schedule == "cosine"
-            else lr
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+        runtime.compile_model(
+            model,
+            lr,
+            decay_steps=epochs * len(train_ds),
+            lr_schedule=params.train.lr_schedule,
             jit_compile=params.train.jit_compile,
         )
 
@@ -71,10 +66,7 @@ def main() -> None:
         if resuming:  # DVCLive's step = Keras' epoch (its own resume is one short after epoch 1)
             live.step = json.loads((backup / "training_metadata.json").read_text())["epoch"]
         callbacks = [
-            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=params.train.patience, restore_best_weights=True
-            ),
+            *runtime.fit_callbacks(backup, params.train.patience),
             keras.callbacks.TensorBoard(model_dir / "tensorboard"),
             DVCLiveCallback(live=live),
         ]

@@ -25,8 +25,10 @@ SMALL = {
     "convnet__epochs": None,
     "deep_convnet__epochs": None,
     "nas__max_trials": 1,
+    "nas__trial_epochs": 1,
     "nas__epochs": 1,
     "nas__batch_size": 64,
+    "nas__max_mflops": 100,  # no trial skipped as too costly: they all take seconds here
     "evaluate__latency_runs": 3,
 }
 

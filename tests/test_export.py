@@ -12,8 +12,9 @@ def test_best_model_is_the_leaderboard_choice(project):
     best = project / "models" / "best"
     leaderboard = json.loads((project / "metrics" / "eval" / "leaderboard.json").read_text())
     chosen = json.loads((best / "best.json").read_text())
-    assert chosen["model"] == select_best(leaderboard, "accuracy")
-    source = project / "models" / "trained" / chosen["model"] / "model.keras"
+    assert chosen["model"] == select_best(leaderboard, "val_accuracy")
+    folder = "ensemble" if chosen["model"] == "ensemble" else f"trained/{chosen['model']}"
+    source = project / "models" / folder / "model.keras"
     assert (best / "model.keras").read_bytes() == source.read_bytes()
     card = (best / "MODEL_CARD.md").read_text()
     assert f"# Model card: `{chosen['model']}`" in card

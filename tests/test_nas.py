@@ -1,4 +1,5 @@
-"""The nas stage: a one-trial, one-epoch AutoKeras search on a few hundred real digits."""
+"""The nas stage: proxy trials on a share of a few hundred real digits, then the winner's final
+training on all of them."""
 
 import csv
 import json
@@ -6,44 +7,74 @@ import json
 import pytest
 from conftest import SMALL, new_project, run, set_params
 
+TRIALS = {**SMALL, "nas__max_trials": 3, "nas__trial_fraction": 0.5, "nas__epochs": 2}
+
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    return new_project(tmp_path_factory.mktemp("nas"), ("fetch", "prepare", "nas"), **SMALL)
+    return new_project(tmp_path_factory.mktemp("nas"), ("fetch", "prepare", "nas"), **TRIALS)
 
 
-def test_search_writes_every_output(searched):
+def read_trials(project) -> list[dict]:
+    with (project / "metrics/nas/trials.csv").open() as table:
+        return list(csv.DictReader(table))
+
+
+def test_search_and_final_training_write_every_output(searched):
     metrics = json.loads((searched / "metrics/nas/metrics.json").read_text())
-    assert metrics["trials_completed"] == 1 and 0 < metrics["best_val_accuracy"] <= 1
-    assert metrics["params"] > 0
+    assert metrics["trials_completed"] == 3 and 0 < metrics["trial_val_accuracy"] <= 1
+    assert 0 < metrics["val_accuracy"] <= 1 and metrics["best_epoch"] in (1, 2)
     timing = json.loads((searched / "metrics/nas/time.json").read_text())
-    assert timing["search_time_s"] > 0
-    assert [seconds > 0 for seconds in timing["trial_seconds"].values()] == [True]
-    with (searched / "metrics/nas/trials.csv").open() as table:
-        (trial,) = list(csv.DictReader(table))
-    assert trial["status"] == "COMPLETED" and float(trial["score"]) == pytest.approx(
-        metrics["best_val_accuracy"]
-    )
-    assert int(trial["params"]) == metrics["params"] and trial["worker"] == "tuner0"
-    hyperparameters = json.loads(trial["hyperparameters"])
-    conv = "offline_image_block_1/conv_block_1"
-    # the greedy tuner's first trial is the warm start: the conv block's defaults with Adam
-    assert hyperparameters[f"{conv}/num_layers"] == 2 and hyperparameters[f"{conv}/dropout"] == 0.25
-    assert hyperparameters["optimizer"] == "adam" and hyperparameters["learning_rate"] == 0.001
+    assert timing["search_time_s"] > 0 and timing["final_training_s"] > 0
+    assert timing["final_epochs_run"] == 2
+    assert len(timing["trial_seconds"]) == 3
+    trials = read_trials(searched)
+    assert [row["status"] for row in trials] == ["COMPLETED"] * 3
+    # the proxy score of every trial; the final score only for the winner, which trained anew
+    winner = max(trials, key=lambda row: float(row["score"]))
+    assert int(winner["trial"]) == metrics["best_trial"]
+    assert float(winner["score"]) == pytest.approx(metrics["trial_val_accuracy"])
+    assert float(winner["final_score"]) == pytest.approx(metrics["val_accuracy"])
+    assert [row["final_score"] for row in trials if row is not winner] == ["", ""]
+    assert int(winner["params"]) == metrics["params"]
     assert not list((searched / ".dvc/tmp/nas").glob("*"))  # search directory cleaned up
 
 
-def test_exported_model_loads_in_a_fresh_process(searched):
+def test_trials_explore_architectures_from_a_narrower_deep_convnet(searched):
+    trials = read_trials(searched)
+    first = json.loads(trials[0]["hyperparameters"])
+    # the greedy tuner's first trial is the warm start: every default, Adam at 1e-3
+    assert first["digit_block_1/body/filters"] == 24 and first["digit_block_1/body/blocks"] == 3
+    assert first["optimizer"] == "adam" and first["learning_rate"] == 0.001
+    assert trials[0]["architecture"].startswith("3x1 24-48-96 k3 strided bn flatten d128")
+    assert len({row["hyperparameters"] for row in trials}) == 3  # three different points
+    for row in trials:
+        assert int(row["params"]) > 0 and float(row["mflops"]) > 0 and row["worker"] == "tuner0"
+
+
+def test_the_nas_model_is_plain_keras_with_the_uint8_input(searched):
     script = (
-        "import autokeras, keras, numpy as np\n"
-        "model = keras.saving.load_model('models/trained/nas/model.keras')\n"
-        "x = np.load('data/prepared/test.npz')['x'][:50]\n"
-        "probs = model.predict(x, verbose=0)\n"
-        "assert probs.shape == (50, 10), probs.shape\n"
-        "print((probs.argmax(1) == np.load('data/prepared/test.npz')['y'][:50]).mean())\n"
+        "import sys, keras, numpy as np\n"
+        "model = keras.saving.load_model('models/trained/nas/model.keras', safe_mode=True)\n"
+        "assert 'autokeras' not in sys.modules\n"
+        "assert model.inputs[0].dtype == 'uint8' and model.inputs[0].shape == (None, 28, 28)\n"
+        "x = np.load('data/prepared/val.npz')['x']\n"
+        "y = np.load('data/prepared/val.npz')['y']\n"
+        "print((model.predict(x, verbose=0).argmax(1) == y).mean())\n"
     )
-    result = run(["python", "-c", script], searched)
-    assert 0 <= float(result.stdout.strip().splitlines()[-1]) <= 1
+    accuracy = float(run(["python", "-c", script], searched).stdout.strip().splitlines()[-1])
+    metrics = json.loads((searched / "metrics/nas/metrics.json").read_text())
+    assert accuracy == pytest.approx(metrics["val_accuracy"], abs=1e-6)  # best epoch restored
+
+
+def test_costly_points_are_skipped_not_trained(tmp_path):
+    project = new_project(tmp_path, ("fetch", "prepare"), **{**TRIALS, "nas__max_mflops": 1})
+    result = run(["python", "-m", "stages.nas"], project, check=False)
+    # nothing in the space fits 1 MFLOP: each trial is skipped, and keras-tuner gives up
+    assert result.returncode == 1 and "Oversized model" in result.stderr  # keras-tuner's report
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: nas: the search stopped: nas.max_mflops: "), line
+    assert not (project / "models").exists()
 
 
 @pytest.mark.parametrize(
@@ -51,7 +82,8 @@ def test_exported_model_loads_in_a_fresh_process(searched):
     [
         ({"nas__tuner": "evolution"}, "error: params.yaml: nas.tuner: Input should be"),
         ({"nas__max_trials": 0}, "error: params.yaml: nas.max_trials: Input should be greater"),
-        ({"nas__block_types": ["efficientnet"]}, "error: params.yaml: nas.block_types.0:"),
+        ({"nas__trial_fraction": 0}, "error: params.yaml: nas.trial_fraction: Input should be"),
+        ({"nas__max_mflops": -1}, "error: params.yaml: nas.max_mflops: Input should be greater"),
     ],
 )
 def test_bad_nas_params_fail_at_once(tmp_path, override, error):

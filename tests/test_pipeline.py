@@ -20,6 +20,7 @@ def test_repro_outputs_and_clean_status(project):
     assert json.loads((project / "metrics" / "data.json").read_text())["val"] == 200
     for name in ("mlp", "convnet", "deep_convnet", "nas"):
         assert (project / "models" / "trained" / name / "model.keras").is_file()
+    assert (project / "models" / "ensemble" / "model.keras").is_file()
     assert (project / "models" / "best" / "saved_model" / "saved_model.pb").is_file()
     for name in ("train/mlp", "train/convnet", "train/deep_convnet", "nas"):
         assert (project / "metrics" / name / "metrics.json").is_file()
@@ -44,6 +45,10 @@ def test_each_change_reruns_only_what_it_affects(project):
         (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas"}
+        edit_params(project, "ensemble", "top_k", 2)
+        assert stale_stages(project) == {"nas", "ensemble"}
+        edit_params(project, "export", "select_by", "val_loss")
+        assert stale_stages(project) == {"nas", "ensemble", "export"}
         (project / "params.yaml").write_text(backup)
         edit_params(project, "prepare", "val_fraction", 0.2)
         assert stale_stages(project) == {"prepare"}
