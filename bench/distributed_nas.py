@@ -3,10 +3,11 @@
     python bench/distributed_nas.py [--trials 4] [--epochs 1] [--workers 2]
 
 Needs `dvc repro prepare` first. Each run gets its own project folder (params.yaml with
-nas.max_trials and nas.trial_epochs set, and the prepared data); the workers' folders share one search
-folder with the chief's, as separate machines would over a shared filesystem. On one machine the
-workers share its cores, so each gets cores/workers intra-op threads and one inter-op thread, as
-`make queue` gives parallel jobs. Prints the wall time of each and who ran which trial.
+nas.max_trials and nas.trial_epochs set, and the prepared data); the workers' folders share one
+search folder with the chief's, as separate machines would over a shared filesystem. On one
+machine the workers share its cores, so each gets cores/workers intra-op threads and one
+inter-op thread, as `make queue` gives parallel jobs. Prints the wall time of each and who ran
+which trial.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 Clones the repo (committed state) into a temporary folder, then runs every stage in pipeline
 order with `dvc repro --single-item`, each in its own process, timing it and reading its peak
 resident memory. Goals: the whole pipeline <= 30 minutes on 2 CPU cores; the exported model,
-chosen on validation, >= 99.70% test accuracy. Uses the environment this script runs in (python bench/pipeline.py from .venv).
+chosen on validation, >= 99.70% test accuracy. Uses the environment this script runs in
+(python bench/pipeline.py from .venv).
 """
 
 from __future__ import annotations
