@@ -253,7 +253,7 @@ def main() -> None:
             "best_trial": int(best.trial_id),
             "trial_" + nas.objective: best.score,
             "val_accuracy": scores[final_epoch],
-            "best_epoch": final_epoch + 1,
+            "best_epoch": history.epoch[final_epoch] + 1,  # counted from 1, across a resume
             "params": model.count_params(),
             "trials_completed": len(completed),
         },
@@ -264,7 +264,7 @@ def main() -> None:
         {
             "search_time_s": round(search_time, 1),
             "final_training_s": round(final_time, 1),
-            "final_epochs_run": len(scores),
+            "final_epochs_run": history.epoch[-1] + 1,
             "trial_seconds": trial_seconds,
         },
     )

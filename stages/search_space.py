@@ -141,15 +141,15 @@ class DigitBlock(ak.Block):
         return features(x, choose(hp))
 
     def architecture(self, values: dict) -> dict:
-        """The plain values of a trial's hyperparameters (keras-tuner `values`)."""
+        """A trial's point of the space as plain values, from its keras-tuner `values`."""
         hp = kt.HyperParameters()
         hp.values = dict(values)  # registering a name keeps the value it already has
         with hp.name_scope(self.name):
             return choose(hp)
 
     def first_trial(self) -> dict:
-        """The greedy tuner's first trial: every default (deep_convnet) and Adam at 1e-3,
-        where the greedy oracle would otherwise draw part of its first trial at random."""
+        """The greedy tuner's first trial: every default (deep_convnet at 3/4 width) and Adam at
+        1e-3, where the greedy oracle would otherwise draw part of its first trial at random."""
         hp = optimizer_space()
         with hp.name_scope(self.name):
             choose(hp)
