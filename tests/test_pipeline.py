@@ -45,7 +45,7 @@ def test_each_change_reruns_only_what_it_affects(project):
         (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas"}
-        edit_params(project, "ensemble", "top_k", 2)
+        edit_params(project, "ensemble", "top_k", 3)
         assert stale_stages(project) == {"nas", "ensemble"}
         edit_params(project, "export", "select_by", "val_loss")
         assert stale_stages(project) == {"nas", "ensemble", "export"}
