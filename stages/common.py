@@ -114,6 +114,27 @@ def resume_dir(root: str | Path, name: str, settings: object, remove_stale: bool
     return path
 
 
+def stratified_subset(y: np.ndarray, size: int, seed: int, key: str) -> np.ndarray:
+    """Indices of `size` examples drawn with the class proportions of y, in the order drawn (all
+    of them, in order, when size >= len(y)). A UserError names `key`, the param that asked for the size, when the
+    subset would miss a class."""
+    if size >= len(y):
+        return np.arange(len(y))
+    counts = np.unique(y, return_counts=True)[1]
+    if size < len(counts):
+        raise UserError(
+            f"{key}: keeps {size} of {len(y)} images, fewer than one per class ({len(counts)})"
+        )
+    if len(y) - size < len(counts) or counts.min() < 2:
+        # scikit-learn cannot stratify so near the edges; a plain random draw is as good there.
+        keep = np.random.default_rng(seed).choice(len(y), size, replace=False)
+    else:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    return keep
+
+
 def write_csv(path: str | Path, table) -> None:
     """Write a pandas DataFrame as CSV (no index column), atomically."""
     with atomic_path(path) as tmp:

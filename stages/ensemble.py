@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stages.common import ENSEMBLE, UserError, atomic_path, cli, load_split, write_json
-from stages.params import load_params
+from stages.params import Params, load_params
 
 METRICS = Path("metrics/ensemble.json")
 
@@ -26,16 +26,25 @@ def average(members: list):
     return keras.Model(inputs, probs, name="ensemble")
 
 
+def candidates(params: Params) -> list[str]:
+    """The models the ensemble chooses from: every trained one, at least ensemble.top_k."""
+    from stages.evaluate import model_names
+
+    names = model_names(params, ensemble=False)
+    if params.ensemble.top_k > len(names):
+        raise UserError(
+            f"ensemble.top_k: {params.ensemble.top_k} is more than the {len(names)} models {names}"
+        )
+    return names
+
+
 @cli
 def main() -> None:
     params = load_params()
     from stages.common import load_model, model_path
-    from stages.evaluate import model_names
 
-    names = model_names(params, ensemble=False)
+    names = candidates(params)
     top_k = params.ensemble.top_k
-    if top_k > len(names):
-        raise UserError(f"ensemble.top_k: {top_k} is more than the {len(names)} models {names}")
 
     x_val, y_val = load_split("val")
     models, val_accuracy = {}, {}

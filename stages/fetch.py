@@ -22,6 +22,8 @@ def main() -> None:
         arrays = mnist.load_npz_source(data.path)
     elif data.source == "idx":
         arrays = mnist.load_idx_source(data.path)
+    elif data.source == "tfds":
+        arrays = mnist.load_tfds_source(data.path, data.tfds_download)
     else:
         arrays = mnist.download(data.url, data.sha256)
     arrays = mnist.check_arrays(arrays, verify_hashes=data.verify_hashes)

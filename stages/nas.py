@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from stages.common import (
     cli,
     load_split,
     resume_dir,
+    stratified_subset,
     write_json,
 )
 from stages.params import load_params
@@ -78,14 +80,8 @@ def write_trials(path: Path, rows: list[dict]) -> None:
 
 def trial_subset(x, y, fraction: float, seed: int):
     """The stratified share of the training split that each trial trains on."""
-    if fraction == 1:
-        return x, y
-    from sklearn.model_selection import train_test_split
-
-    x_subset, _, y_subset, _ = train_test_split(
-        x, y, train_size=fraction, stratify=y, random_state=seed
-    )
-    return x_subset, y_subset
+    keep = stratified_subset(y, math.floor(fraction * len(y)), seed, "nas.trial_fraction")
+    return x[keep], y[keep]
 
 
 def skipped_reason(message: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stages.common import UserError
@@ -13,19 +12,23 @@ from stages.common import UserError
 PARAMS_FILE = "params.yaml"
 
 PositiveInt = Annotated[int, Field(gt=0)]
+# Layer widths: a bound keeps a typo (units: 5120000) from a run that cannot fit in memory.
+Width = Annotated[int, Field(gt=0, le=8192)]
 
 
 class Section(BaseModel):
     # No defaults: params.yaml is the one place values live, and DVC tracks them by key there.
     # strict: "0.1" stays a string and is rejected, instead of being coerced silently.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: .inf and .nan are valid YAML floats, and never a valid setting here.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class DataParams(Section):
-    source: Literal["bundled", "keras", "npz", "idx"]
+    source: Literal["bundled", "keras", "npz", "idx", "tfds"]
     path: Annotated[str, Field(min_length=1)]
     url: Annotated[str, Field(pattern=r"^(https?|file)://")]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    tfds_download: bool  # source tfds: let TFDS download and prepare mnist into data.path
     verify_hashes: bool
     limit: Annotated[int, Field(ge=10)] | None
 
@@ -55,19 +58,19 @@ class CandidateParams(Section):
 
 
 class MlpParams(CandidateParams):
-    units: Annotated[list[PositiveInt], Field(min_length=1)]
+    units: Annotated[list[Width], Field(min_length=1)]
     dropout: Annotated[float, Field(ge=0, lt=1)]
 
 
 class ConvnetParams(CandidateParams):
-    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
-    dense_units: Annotated[int, Field(ge=0)]  # 0: none
+    filters: Annotated[list[Width], Field(min_length=1, max_length=3)]
+    dense_units: Annotated[int, Field(ge=0, le=8192)]  # 0: none
     dropout: Annotated[float, Field(ge=0, lt=1)]
 
 
 class DeepConvnetParams(CandidateParams):
-    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)]
-    dense_units: PositiveInt
+    filters: Annotated[list[Width], Field(min_length=1, max_length=4)]
+    dense_units: Width
     dropout: Annotated[float, Field(ge=0, lt=1)]
     global_pool: bool
     augment: bool
@@ -101,13 +104,14 @@ class ExportParams(Section):
 
 
 class PlotParams(Section):
-    errors: PositiveInt  # misclassified test digits shown
-    saliency: PositiveInt  # test digits with an integrated-gradients map
-    dpi: PositiveInt
+    # Bounded so that every figure stays under matplotlib's limit of 2**16 pixels a side.
+    errors: Annotated[int, Field(gt=0, le=240)]  # misclassified test digits shown
+    saliency: Annotated[int, Field(gt=0, le=24)]  # test digits with an integrated-gradients map
+    dpi: Annotated[int, Field(gt=0, le=600)]
 
 
 class Params(Section):
-    seed: Annotated[int, Field(ge=0)]
+    seed: Annotated[int, Field(ge=0, lt=2**32)]  # NumPy's and scikit-learn's seed range
     lr: Annotated[float, Field(gt=0)]
     epochs: PositiveInt
     batch_size: PositiveInt
@@ -147,13 +151,23 @@ def _describe(error: dict) -> str:
     return f"{key}: {message} (got {error['input']!r})"
 
 
+def read_yaml(path: str | Path) -> object:
+    """params.yaml as DVC reads it: ruamel.yaml's safe loader, YAML 1.2, where `1e-3` is a
+    number (PyYAML follows YAML 1.1 and reads it as a string)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(Path(path).read_text())
+
+
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
     """Read and validate params.yaml; a UserError names the first offending key and value."""
+    from ruamel.yaml import YAMLError
+
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = read_yaml(path)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except yaml.YAMLError as err:
+    except YAMLError as err:
         raise UserError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of keys to values, got {type(raw).__name__}")

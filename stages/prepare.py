@@ -5,12 +5,24 @@ Images stay uint8 28x28: scaling happens inside the models, so exported models t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from stages import mnist
-from stages.common import PREPARED, atomic_path, cli, load_npz, save_npz, write_csv, write_json
+from stages.common import (
+    PREPARED,
+    UserError,
+    atomic_path,
+    cli,
+    load_npz,
+    save_npz,
+    stratified_subset,
+    write_csv,
+    write_json,
+)
 from stages.params import load_params
 
 INPUT = "data/raw/mnist.npz"
@@ -18,12 +30,11 @@ REPORT = "metrics/data.json"  # images per split
 CLASSES = "metrics/data_classes.csv"  # images per digit and split
 
 
-def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
+def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int, key: str):
     """At most `limit` examples, drawn with the class proportions of y, in their original order."""
-    if limit is None or limit >= len(y):
+    if limit is None:
         return x, y
-    keep, _ = train_test_split(np.arange(len(y)), train_size=limit, stratify=y, random_state=seed)
-    keep = np.sort(keep)
+    keep = np.sort(stratified_subset(y, limit, seed, key))
     return x[keep], y[keep]
 
 
@@ -37,17 +48,25 @@ def split(
     """{"train": (x, y), "val": (x, y), "test": (x, y)}: `train_fraction` of the training split
     kept, then each split capped at `limit`."""
     index = np.arange(len(arrays["y_train"]))
+    val_size = math.ceil(val_fraction * len(index))  # as train_test_split rounds it
+    if min(val_size, len(index) - val_size) < mnist.NUM_CLASSES:
+        raise UserError(
+            f"prepare.val_fraction: {val_fraction} of {len(index)} images leaves {val_size} "
+            f"for validation and {len(index) - val_size} for training: too few to stratify"
+        )
     train_idx, val_idx = train_test_split(
         index, test_size=val_fraction, stratify=arrays["y_train"], random_state=seed
     )
     x, y = arrays["x_train"], arrays["y_train"]
     train = x[np.sort(train_idx)], y[np.sort(train_idx)]
     splits = {
-        "train": stratified_cap(*train, round(train_fraction * len(train_idx)), seed),
+        "train": stratified_cap(
+            *train, round(train_fraction * len(train_idx)), seed, "prepare.train_fraction"
+        ),
         "val": (x[np.sort(val_idx)], y[np.sort(val_idx)]),
         "test": (arrays["x_test"], arrays["y_test"]),
     }
-    return {name: stratified_cap(*xy, limit, seed) for name, xy in splits.items()}
+    return {name: stratified_cap(*xy, limit, seed, "data.limit") for name, xy in splits.items()}
 
 
 def class_counts(splits) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import os
 from typing import Literal
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from stages.common import UserError
@@ -86,11 +87,24 @@ def compile_model(model, lr: float, decay_steps: int, lr_schedule: str, jit_comp
 
 
 def fit_callbacks(backup: str | os.PathLike, patience: int) -> list:
-    """Resume an interrupted fit from `backup` (the last finished epoch), and stop early on
-    validation accuracy with the best epoch's weights restored."""
+    """Resume an interrupted fit from `backup` (the last finished epoch), stop at once on a NaN
+    or infinite loss, and stop early on validation accuracy with the best epoch's weights
+    restored."""
     return [
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=patience, restore_best_weights=True
         ),
     ]
+
+
+def check_converged(history, key: str, lr: float) -> None:
+    """A UserError naming `key` when training diverged: a NaN or infinite loss (TerminateOnNaN
+    stopped it there), instead of saving a useless model."""
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise UserError(
+            f"{key}: training diverged at epoch {len(losses)} (loss {losses[-1]}) with learning "
+            f"rate {lr}; try a smaller {key}"
+        )

@@ -75,6 +75,7 @@ def main() -> None:
             train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=2
         )
         wall_time = time.perf_counter() - started
+        runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
         best = max(range(len(history.epoch)), key=lambda i: history.history["val_accuracy"][i])
         live.summary["params"] = model.count_params()
         live.summary["best_epoch"] = history.epoch[best] + 1

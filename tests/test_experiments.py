@@ -12,12 +12,13 @@ from conftest import BIN, run
 
 @pytest.fixture(scope="module")
 def experiments(project, tmp_path_factory):
-    """A committed copy of the small project, with lr=0.01 and lr=0.0001 run from the queue."""
+    """A committed copy of the small project, with lr=0.01 and lr=0.0001 run from the queue,
+    typed the short way (`-S lr=1e-4`), which YAML 1.2 reads as a number."""
     root = tmp_path_factory.mktemp("experiments") / "repo"
     shutil.copytree(project, root, symlinks=True)
     run(["git", "add", "-A"], root)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], root)
-    for name, lr in (("lr-high", "0.01"), ("lr-low", "0.0001")):
+    for name, lr in (("lr-high", "1E-2"), ("lr-low", "1e-4")):
         run(["dvc", "exp", "run", "--queue", "-S", f"lr={lr}", "--name", name], root)
     # the workers outlive this call: no pipes for them to hold open. The thread settings are
     # what `make queue` sets for 2 jobs on 2 cores; the stages must see them through the queue.

@@ -1,6 +1,9 @@
+import math
+
 import pytest
 import yaml
 from conftest import REPO, run, set_params
+from dvc.utils.serialize import parse_yaml
 
 from stages.common import UserError
 from stages.params import load_params
@@ -39,6 +42,13 @@ BAD_PARAMS = [
     ({"prepare__train_fraction": 0.0}, "prepare.train_fraction:", "0.0"),
     ({"export__select_by": "speed"}, "export.select_by:", "'speed'"),
     ({"plot__dpi": 0}, "plot.dpi:", "0"),
+    # found by the property-based test (test_reliability.py): values that passed the schema and
+    # then crashed or hung a stage
+    ({"seed": 2**32}, "seed:", "4294967296"),
+    ({"plot__dpi": 100_000}, "plot.dpi:", "100000"),
+    ({"mlp__units": [10**9]}, "mlp.units.0:", "1000000000"),
+    ({"lr": math.inf}, "lr: Input should be a finite number", "inf"),
+    ({"nas__max_mflops": math.nan}, "nas.max_mflops: Input should be a finite number", "nan"),
 ]
 
 
@@ -50,6 +60,37 @@ def test_bad_params_name_key_and_value(tmp_path, override, key, value):
     message = str(err.value)
     assert key in message and f"(got {value})" in message
     assert "\n" not in message
+
+
+def with_line(key: str, text: str) -> str:
+    """params.yaml with the line of top-level `key` replaced by `key: text`, as typed by hand."""
+    lines = (REPO / "params.yaml").read_text().splitlines()
+    return "\n".join(f"{key}: {text}" if line.startswith(f"{key}:") else line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [("1e-3", 0.001), ("1E-3", 0.001), ("0.001", 0.001), (".5", 0.5), ("5.", 5.0), ("2e0", 2.0)],
+)
+def test_numbers_read_as_dvc_reads_them(tmp_path, typed, number):
+    text = with_line("lr", typed)
+    (tmp_path / "params.yaml").write_text(text)
+    assert parse_yaml(text, "params.yaml")["lr"] == number  # what dvc params diff / exp show see
+    assert load_params(tmp_path / "params.yaml").lr == number
+
+
+@pytest.mark.parametrize("typed", [".inf", "-.inf", ".nan", ".NaN", ".Inf"])
+def test_non_finite_floats_are_refused(tmp_path, typed):
+    (tmp_path / "params.yaml").write_text(with_line("lr", typed))
+    with pytest.raises(UserError, match=r"params.yaml: lr: Input should be a finite number"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    (tmp_path / "params.yaml").write_text(with_line("lr", "0.1\nlr: 0.2"))
+    with pytest.raises(UserError, match="not valid YAML .*duplicate key") as err:
+        load_params(tmp_path / "params.yaml")
+    assert "\n" not in str(err.value)
 
 
 def test_missing_key_is_named(tmp_path):

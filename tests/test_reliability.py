@@ -1,5 +1,6 @@
 """Failure behaviour: a killed training resumes, reruns are byte-identical, nothing unpickles."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -8,7 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from conftest import BIN, REPO, SMALL, new_project, run, set_params
 from test_params import BAD_PARAMS
 
@@ -145,3 +148,158 @@ def test_bad_input_fails_in_one_line_and_changes_nothing(produced, override, key
     assert len(lines) == 1 and lines[0].startswith("error: ") and key in lines[0], result.stderr
     after = {path: path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
     assert after == snapshot  # nothing written, nothing half-written, nothing lost
+
+
+# --- Every value that passes the schema runs, or fails in one line naming its key -------------
+#
+# Hypothesis draws a value for one key at a time (extremes, non-finite floats, boundary
+# fractions, wrong types, the key's own choices), writes it into params.yaml, and runs what
+# the stages that declare the key in dvc.yaml run first: validation, then the stage's first
+# real step on real MNIST, in process. Anything but success or a UserError naming the key
+# is a hole. The holes found so far are in BAD_PARAMS (test_params.py) and the table above.
+
+STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of params.yaml
+    stage: [key for key in declared if key != "models"]
+    for stage, declared in {
+        "fetch": ["data.source", "data.path", "data.url", "data.sha256", "data.tfds_download",
+                  "data.verify_hashes"],
+        "prepare": ["seed", "data.limit", "prepare.val_fraction", "prepare.train_fraction"],
+        "train": ["seed", "lr", "epochs", "batch_size", "train.patience", "train.lr_schedule",
+                  "train.mixed_precision", "train.jit_compile", "train.input_size",
+                  *[f"{name}.{key}" for name in ("mlp", "convnet", "deep_convnet")
+                    for key in yaml.safe_load((REPO / "params.yaml").read_text())[name]]],
+        "nas": ["seed", "nas.trial_fraction", "nas.tuner", "nas.objective", "nas.max_trials",
+                "nas.batch_size", "nas.max_model_size", "nas.max_mflops"],
+        "ensemble": ["models", "ensemble.top_k"],
+        "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
+    }.items()
+}  # fmt: skip
+EDGES = [0, 1, 2, 9, 10, 11, 180, 2**31, 2**32, 2**63, -1, 0.0, 1e-12, 1e-4, 0.5, 0.9999, 1.0,
+         1.0001, 1e300, -0.0]  # fmt: skip
+
+
+def values(key: str):
+    from hypothesis import strategies as st
+
+    from stages.params import Params
+
+    default = yaml.safe_load((REPO / "params.yaml").read_text())
+    for part in key.split("."):
+        default = default[part]
+    numbers = st.one_of(
+        st.sampled_from(EDGES),
+        st.integers(min_value=-(2**40), max_value=2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+    )
+    section, _, leaf = key.rpartition(".")
+    model = Params.model_fields[section].annotation if section else Params
+    annotation = str(model.model_fields[leaf].annotation)
+    choices = re.findall(r"'([^']+)'", annotation)  # a Literal's choices
+    if isinstance(default, list):
+        return st.lists(st.sampled_from(choices) if choices else numbers, max_size=4)
+    return st.one_of(
+        numbers, st.booleans(), st.none(), st.text(max_size=12), st.sampled_from(choices or [None])
+    )
+
+
+@pytest.fixture(scope="module")
+def stage_inputs(tmp_path_factory):
+    """Real MNIST for the first steps: the bundled arrays and a small prepared training split."""
+    root = tmp_path_factory.mktemp("steps")
+    return new_project(root, ("fetch", "prepare"), **BASE_PARAMS(root))
+
+
+def BASE_PARAMS(root: Path) -> dict:  # noqa: N802
+    """Small data; source keras "downloads" the bundled file, so no draw waits on a network."""
+    digest = hashlib.sha256((REPO / "data" / "mnist.npz").read_bytes()).hexdigest()
+    return {"data__limit": 200, "data__url": f"file://{root}/data/mnist.npz", "data__sha256": digest}
+
+
+def first_step(stage: str, params, root: Path) -> None:
+    """What `stage` does first after validating params, on real data, in process."""
+    from stages import common, prepare
+
+    if stage == "fetch":
+        from stages import fetch
+
+        fetch.main.__wrapped__()
+    elif stage == "prepare":
+        from stages import mnist
+
+        arrays = common.load_npz(root / "data/mnist.npz", mnist.SPLITS)
+        p = params.prepare
+        prepare.split(arrays, p.val_fraction, p.train_fraction, params.data.limit, params.seed)
+    elif stage == "train":
+        import keras
+
+        from stages import models, runtime
+
+        x, y = common.load_split("train")
+        keras.utils.set_random_seed(params.seed)
+        for name in params.models:
+            lr, epochs, batch_size = params.fit_settings(name)
+            model = models.build(name, params)
+            runtime.compile_model(model, lr, epochs * 3, params.train.lr_schedule, False)
+            history = model.fit(x[:96], y[:96], batch_size=32, epochs=1, verbose=0,
+                                callbacks=[keras.callbacks.TerminateOnNaN()])  # fmt: skip
+            runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
+    elif stage == "nas":
+        from autokeras.auto_model import get_tuner_class
+
+        from stages import nas
+
+        x, y = common.load_split("train")
+        nas.trial_subset(x, y, params.nas.trial_fraction, params.seed)
+        get_tuner_class(params.nas.tuner)
+    elif stage == "ensemble":
+        from stages import ensemble
+
+        ensemble.candidates(params)
+    elif stage == "plot":
+        import io
+
+        import matplotlib.pyplot as plt
+
+        from stages import models, plot
+
+        x, y = common.load_split("test")
+        y = y.astype(np.int64)  # as plot reads them from the confusion CSV
+        wrong = (y + (np.arange(len(y)) % 2)) % 10  # every other digit "misclassified"
+        model = models.build("mlp", params)
+        count = params.plot.saliency
+        for fig in (plot.errors(x, y, wrong, params.plot.errors),
+                    plot.saliency(model, x[:count], y[:count])):  # fmt: skip
+            fig.savefig(io.BytesIO(), dpi=params.plot.dpi)
+            plt.close(fig)
+
+
+@pytest.mark.parametrize("stage", list(STAGE_KEYS))
+def test_every_value_runs_or_fails_naming_its_key(stage, stage_inputs, monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from stages.common import UserError
+    from stages.params import load_params
+
+    root = stage_inputs
+    monkeypatch.chdir(root)
+    keys = STAGE_KEYS[stage]
+    draws = st.sampled_from(keys).flatmap(lambda key: st.tuples(st.just(key), values(key)))
+    budget = {"fetch": 30, "train": 40, "plot": 15}.get(stage, 60)
+
+    @settings(max_examples=budget, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(draws)
+    def check(drawn):
+        key, value = drawn
+        set_params(root, **{**BASE_PARAMS(root), key.replace(".", "__"): value})
+        try:
+            params = load_params()
+            first_step(stage, params, root)
+        except UserError as err:
+            message = str(err)
+            # a choice can make another key of its section wrong: source idx, path a file
+            named = key if "." not in key else f"{key.rpartition('.')[0]}."
+            assert "\n" not in message and named in message, f"{key}={value!r}: {message}"
+
+    check()
