@@ -116,8 +116,8 @@ def resume_dir(root: str | Path, name: str, settings: object, remove_stale: bool
 
 def stratified_subset(y: np.ndarray, size: int, seed: int, key: str) -> np.ndarray:
     """Indices of `size` examples drawn with the class proportions of y, in the order drawn (all
-    of them, in order, when size >= len(y)). A UserError names `key`, the param that asked for the size, when the
-    subset would miss a class."""
+    of them, in order, when size >= len(y)). A UserError names `key`, the param that asked for
+    the size, when the subset would miss a class."""
     if size >= len(y):
         return np.arange(len(y))
     counts = np.unique(y, return_counts=True)[1]
@@ -131,7 +131,8 @@ def stratified_subset(y: np.ndarray, size: int, seed: int, key: str) -> np.ndarr
     else:
         from sklearn.model_selection import train_test_split
 
-        keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+        index = np.arange(len(y))
+        keep, _ = train_test_split(index, train_size=size, stratify=y, random_state=seed)
     return keep
 
 

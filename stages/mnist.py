@@ -100,7 +100,7 @@ def load_tfds_source(data_dir: str | Path, download: bool) -> dict[str, np.ndarr
             builder.download_and_prepare()
         except Exception as err:  # TFDS raises many kinds for network and checksum failures
             message = " ".join(str(err).split())[:300]
-            raise UserError(f"data.tfds_download: TFDS could not prepare mnist: {message}") from None
+            raise UserError(f"data.tfds_download: TFDS could not get mnist: {message}") from None
     arrays = {}
     for split in ("train", "test"):
         data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False))

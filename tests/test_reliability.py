@@ -1,6 +1,8 @@
 """Failure behaviour: a killed training resumes, reruns are byte-identical, nothing unpickles."""
 
+import csv
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -112,6 +114,66 @@ def test_changed_params_do_not_resume_a_stale_backup(slow_training):
     assert "resuming" not in rerun.stdout and "Epoch 1/3" in rerun.stdout
 
 
+@pytest.fixture
+def slow_search(tmp_path):
+    """A scratch DVC project whose search runs 4 trials of a few seconds each on 2,000 digits."""
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "stages", tmp_path / "stages")
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", tmp_path / "data" / "mnist.npz")
+    search = {"nas__max_trials": 4, "nas__trial_epochs": 2, "nas__trial_fraction": 0.5}
+    set_params(tmp_path, **{**SMALL, "data__limit": 2000, **search})
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    run(["dvc", "repro", "prepare"], tmp_path)
+    return tmp_path
+
+
+def completed_trials(root: Path) -> set[str]:
+    done = set()
+    for path in (root / ".dvc" / "tmp" / "nas").glob("search-*/trial_*/trial.json"):
+        try:
+            trial = json.loads(path.read_text())
+        except ValueError:  # being written
+            continue
+        if trial["status"] == "COMPLETED":
+            done.add(trial["trial_id"])
+    return done
+
+
+def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
+    root = slow_search
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        ["dvc", "repro", "nas"], cwd=root, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(completed_trials(root)) < 2:  # kill it in its third trial
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "two trials did not finish in 5 minutes"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = completed_trials(root)
+    assert len(finished_before) < 4 and not (root / "models/trained/nas/model.keras").exists()
+
+    rerun = run(["dvc", "repro", "nas"], root)
+    assert "nas: resuming the search in" in rerun.stdout
+    started = set(re.findall(r"Running Trial #(\d+)", rerun.stdout))
+    assert started and not started & {str(int(t) + 1) for t in finished_before}, rerun.stdout
+    with (root / "metrics/nas/trials.csv").open() as table:
+        trials = list(csv.DictReader(table))
+    assert [row["status"] for row in trials] == ["COMPLETED"] * 4
+    metrics = json.loads((root / "metrics/nas/metrics.json").read_text())
+    assert metrics["trials_completed"] == 4 and 0 < metrics["val_accuracy"] <= 1
+    run(["python", "-c", "from stages.common import load_model as m; "
+         "m('models/trained/nas/model.keras')"], root)  # fmt: skip
+    assert "up to date" in run(["dvc", "status", "nas"], root).stdout
+
+
 def test_no_pickle_and_safe_mode_everywhere():
     code = "\n".join(path.read_text() for path in sorted((REPO / "stages").glob("*.py")))
     assert not re.search(r"allow_pickle=True|pickle\.load|read_pickle|joblib", code)
@@ -212,7 +274,8 @@ def stage_inputs(tmp_path_factory):
 def BASE_PARAMS(root: Path) -> dict:  # noqa: N802
     """Small data; source keras "downloads" the bundled file, so no draw waits on a network."""
     digest = hashlib.sha256((REPO / "data" / "mnist.npz").read_bytes()).hexdigest()
-    return {"data__limit": 200, "data__url": f"file://{root}/data/mnist.npz", "data__sha256": digest}
+    url = f"file://{root}/data/mnist.npz"
+    return {"data__limit": 200, "data__url": url, "data__sha256": digest}
 
 
 def first_step(stage: str, params, root: Path) -> None:
