@@ -1,41 +1,92 @@
 """predict: the digit in each image, by the exported model (python -m stages.predict IMAGE...).
 
-Any size, colour or polarity: each image is turned into an MNIST-style digit first (grey, white
-ink on black, the digit scaled to 20 pixels and centred by mass in 28x28, as MNIST was made).
-A file that is not an image gets one error line and the others go on; the exit code is 1 then.
+Any image Pillow opens (1-bit to 16-bit grey, palette, RGB(A), CMYK, the first frame of many),
+any size, colour or polarity, photos with uneven light included: each is turned into an
+MNIST-style digit first (white ink on black, scaled to 20 pixels and centred by mass in 28x28,
+as MNIST was made). A file that is not an image, is too large to read safely or holds no ink
+gets one error line, and the others go on; the exit code is 1 then.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from skimage import color, filters, measure, morphology
 
 from stages.common import UserError, cli
 
 SAVED_MODEL = Path("models/best/saved_model")
 
 
-def to_mnist(image: Image.Image) -> np.ndarray:
-    """A uint8 28x28 array, white digit on black, from a photo or scan of one digit."""
+WORKING_SIDE = 256  # larger images are reduced to this first: a digit needs no more pixels
+MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (of the full range)
+
+
+def to_grey(image: Image.Image) -> np.ndarray:
+    """Any Pillow image as float grey in [0, 1]: the first frame, upright (EXIF), transparency
+    put on white paper, 16- and 32-bit and float pixels scaled by their own range."""
+    image.seek(0)
     image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        grey = pixels / (1.0 if image.mode == "F" and pixels.max() <= 1 else top)
+        image = Image.fromarray(np.clip(grey * 255, 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        image = Image.alpha_composite(  # transparent ink or paper: put it on white
-            Image.new("RGBA", image.size, "white"), image.convert("RGBA")
-        )
-    gray = np.asarray(image.convert("L"), dtype=np.float32)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 127:  # dark digit on light paper: MNIST is the other way round
-        gray, border = 255 - gray, 255 - border
-    ink = np.clip(gray - np.median(border), 0, None)
-    if ink.max() <= 0:
-        return np.zeros((28, 28), np.uint8)
-    ink = ink * (255 / ink.max())
-    rows = np.flatnonzero((ink > 64).any(axis=1))
-    cols = np.flatnonzero((ink > 64).any(axis=0))
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
+    return color.rgb2gray(np.asarray(image.convert("RGB"), dtype=np.float64) / 255)
+
+
+def find_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink strength in [0, 1] at each pixel, 0 on the paper: the paper's shading (uneven light,
+    a shadow) removed by morphological reconstruction, the ink found by Otsu's threshold.
+    A UserError when there is no ink: a blank, uniform or noise-only image."""
+    if grey.max() - grey.min() < MIN_CONTRAST:
+        raise UserError("no ink found (a blank or uniform image)")
+    # The paper with its shading (uneven light, a shadow's edge) is an opening by reconstruction:
+    # eroding with a square wider than any stroke removes the strokes, and growing back under
+    # the image restores every region that held the square, to its edges. The ink is the rest.
+    side = max(3, max(grey.shape) // 5)
+    square = morphology.footprint_rectangle((side, side), decomposition="separable")
+    light_ink, dark_ink = (
+        ink - morphology.reconstruction(morphology.erosion(ink, square), ink)
+        for ink in (grey, 1 - grey)
+    )
+    # Which is ink: an even border is paper, and the ink lies further from it than anything
+    # else. On a shaded border, the polarity that leaves more ink (strokes outweigh the holes
+    # of a 0 or an 8), dark ink unless light ink clearly wins: paper is mostly lighter.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    low, high = np.percentile(border, [10, 90])
+    if high - low < MIN_CONTRAST:
+        darkest, lightest, paper = grey.min(), grey.max(), np.median(border)
+        is_dark = paper - darkest > lightest - paper
+    else:
+        is_dark = dark_ink.sum() > light_ink.sum() / 2
+    signal = filters.gaussian(dark_ink if is_dark else light_ink, sigma=max(grey.shape) / 400)
+    if signal.max() < MIN_CONTRAST:
+        raise UserError("no ink found (only shading or noise)")
+    mask = signal > max(filters.threshold_otsu(signal), MIN_CONTRAST / 2)
+    # Keep the strokes, drop specks of noise or JPEG artefacts: components far smaller than
+    # the largest.
+    labels = measure.label(mask)
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
+    mask = morphology.dilation(np.isin(labels, keep), morphology.disk(1))
+    return np.where(mask, signal, 0) / np.percentile(signal[mask], 95)
+
+
+def to_mnist(image: Image.Image) -> np.ndarray:
+    """A uint8 28x28 array, white digit on black, from a photo or scan of one digit: the ink
+    cropped, scaled to 20 pixels and centred by mass in 28x28, as MNIST was made."""
+    ink = np.clip(find_ink(to_grey(image)) * 255, 0, 255)
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
     digit = Image.fromarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8))
     scale = 20 / max(digit.size)
     size = (max(1, round(digit.width * scale)), max(1, round(digit.height * scale)))
@@ -54,13 +105,20 @@ def to_mnist(image: Image.Image) -> np.ndarray:
 
 def read_image(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            image.load()
-            return to_mnist(image)
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return to_mnist(image)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise UserError(f"{path}: too large to read safely ({err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as err:
         raise UserError(f"{path}: not a readable image ({err})") from None
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
 
 
 def load_classifier(path: Path):

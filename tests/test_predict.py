@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 from conftest import run
+from photos import photo
 from PIL import Image
 
-from stages.predict import to_mnist
+from stages.common import UserError
+from stages.predict import read_image, to_mnist
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,108 @@ def test_mnist_digits_survive_the_preprocessing(digits):
         assert similarity(to_mnist(on_paper(image)), image) > 0.9
 
 
-def test_blank_image_gives_a_blank_digit():
-    assert not to_mnist(Image.new("L", (40, 40), 255)).any()
+@pytest.mark.parametrize(
+    "blank",
+    [Image.new("L", (40, 40), 255), Image.new("RGB", (300, 200), (240, 230, 200)),
+     Image.fromarray(np.linspace(90, 250, 200 * 300).reshape(200, 300).astype(np.uint8))],
+    ids=["white", "coloured paper", "lighting gradient only"],
+)  # fmt: skip
+def test_no_ink_is_said_never_answered(blank):
+    with pytest.raises(UserError, match="no ink found"):
+        to_mnist(blank)
+
+
+def scan(digit: np.ndarray, mode: str) -> Image.Image:
+    """The digit as dark ink on white paper, 3x larger, in Pillow mode `mode`."""
+    paper = Image.fromarray(255 - digit).resize((84, 84), Image.Resampling.BICUBIC)
+    grey = np.pad(np.asarray(paper), 20, constant_values=255)
+    if mode == "I;16":
+        return Image.fromarray(grey.astype(np.uint16) * 257)  # the full 16-bit range
+    if mode == "I":
+        return Image.fromarray(grey.astype(np.int32) * 257, mode="I")
+    if mode == "1":  # a scanner's black-and-white mode: thresholded, no dithering
+        return Image.fromarray(grey).convert("1", dither=Image.Dither.NONE)
+    if mode == "LA":
+        return Image.merge("LA", [Image.fromarray(grey), Image.new("L", (124, 124), 255)])
+    if mode == "RGBA":  # ink drawn on a transparent sheet: the alpha channel holds the digit
+        ink = Image.new("RGBA", (124, 124), (20, 30, 120, 0))
+        ink.putalpha(Image.fromarray(255 - grey))
+        return ink
+    return Image.fromarray(grey).convert(mode)
+
+
+FORMATS = [("1", "png"), ("L", "png"), ("I;16", "png"), ("I", "tiff"), ("P", "gif"),
+           ("RGB", "jpg"), ("RGBA", "png"), ("LA", "png"), ("CMYK", "jpg"), ("CMYK", "tiff"),
+           ("F", "tiff")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "suffix"), FORMATS, ids=[f"{m}-{s}" for m, s in FORMATS])
+def test_every_pillow_mode_reads_the_digit(digits, tmp_path, mode, suffix):
+    for i, digit in enumerate(digits[0][:4]):
+        path = tmp_path / f"{i}.{suffix}"
+        image = scan(digit, mode)
+        image.save(path)
+        with Image.open(path) as saved:
+            assert saved.mode.startswith(mode[0]), saved.mode  # the file really is that mode
+        assert similarity(read_image(path), digit) > 0.85, (mode, i)
+
+
+def test_multi_frame_files_read_their_first_frame(digits, tmp_path):
+    first, second = digits[0][0], digits[0][1]
+    for suffix in ("gif", "tiff"):
+        path = tmp_path / f"frames.{suffix}"
+        scan(first, "L").save(path, save_all=True, append_images=[scan(second, "L")])
+        with Image.open(path) as saved:
+            assert saved.n_frames == 2
+        assert similarity(read_image(path), first) > 0.85
+
+
+@pytest.mark.parametrize("side", [3, 6, 12, 2480])
+def test_any_size_reads_or_says_why(digits, tmp_path, side):
+    """From a few pixels to a full A4 page at 300 dpi with the digit in a corner."""
+    digit = digits[0][0]
+    if side < 28:
+        image = Image.fromarray(digit).resize((side, side), Image.Resampling.BOX)
+    else:
+        page = np.full((3508, side), 255, np.uint8)
+        page[300:580, 200:480] = 255 - np.asarray(Image.fromarray(digit).resize((280, 280)))
+        image = Image.fromarray(page)
+    image.save(tmp_path / "digit.png")
+    try:
+        result = read_image(tmp_path / "digit.png")
+    except UserError as err:
+        assert side < 12 and "no ink found" in str(err)
+    else:
+        assert result.shape == (28, 28) and result.any()
+        if side >= 12:
+            assert similarity(result, digit) > 0.7
+
+
+def test_too_large_or_empty_files_fail_in_one_line(tmp_path, monkeypatch):
+    Image.new("L", (200, 200), 255).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # Pillow's limit, scaled down
+    with pytest.raises(UserError, match="big.png: too large to read safely"):
+        read_image(tmp_path / "big.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(UserError, match="empty.png: not a readable image") as err:
+        read_image(tmp_path / "empty.png")
+    assert "\n" not in str(err.value)
+
+
+def test_photos_of_digits_come_out_as_the_digit(mnist):
+    """Photo-like images (uneven light, coloured paper and ink, noise, JPEG) of test digits:
+    the preprocessed photo looks like the digit it was made from."""
+    rng = np.random.default_rng(1)
+    picked = rng.choice(len(mnist["y_test"]), 40, replace=False)
+    scores = []
+    for index in picked:
+        digit = mnist["x_test"][index]
+        try:
+            scores.append(similarity(to_mnist(photo(digit, rng)), to_mnist(Image.fromarray(digit))))
+        except UserError:
+            scores.append(0.0)
+    # blur, JPEG and two resamplings lower the likeness; a wrong crop or polarity drops it to ~0
+    assert np.mean(np.array(scores) > 0.5) >= 0.9, sorted(scores)[:8]
 
 
 def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_path):
@@ -45,11 +147,14 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
         files += [tmp_path / f"{i}.png", tmp_path / f"{i}_paper.jpg"]
     (tmp_path / "notes.txt").write_text("not an image")
     files.insert(1, tmp_path / "notes.txt")
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "blank.png")
+    files.append(tmp_path / "blank.png")
 
     result = run(["python", "-m", "stages.predict", *map(str, files)], project, check=False)
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / 'notes.txt'}: not a")
+    assert len(errors) == 2 and errors[0].startswith(f"error: {tmp_path / 'notes.txt'}: not a")
+    assert errors[1] == f"error: {tmp_path / 'blank.png'}: no ink found (a blank or uniform image)"
     printed = dict(line.rsplit(": ", 1) for line in result.stdout.strip().splitlines())
     assert len(printed) == 6
     for i in range(3):
@@ -66,6 +171,6 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
         "x = np.stack([to_mnist(Image.open(path)) for path in sys.argv[1:]])\n"
         "print(*load_classifier(SAVED_MODEL)(x).argmax(axis=1))\n"
     )
-    images_only = [str(path) for path in files if path.suffix != ".txt"]
+    images_only = [str(path) for path in files if path.suffix != ".txt" and "blank" not in path.name]
     expected = run(["python", "-c", script, *images_only], project).stdout.split()
     assert [printed[path].split()[0] for path in images_only] == expected
