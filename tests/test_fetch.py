@@ -150,3 +150,43 @@ def test_other_digits_pass_without_hash_check(workdir, mnist):
     written = load_npz(OUTPUT, SPLITS)
     assert written["x_train"].shape == (500, 28, 28)
     np.testing.assert_array_equal(written["y_test"], mnist["y_test"][:500])
+
+
+@pytest.fixture(scope="module")
+def tfds_dir(tmp_path_factory, mnist):
+    """A TFDS data folder holding `mnist`, written by TFDS's own tools from the bundled arrays:
+    the registered builder's version and features, its keys (the index in the original files)
+    and its key-hash shuffling, so the folder reads as one `tfds.load("mnist")` prepared."""
+    import tensorflow_datasets as tfds
+
+    def examples(split):
+        images, labels = mnist[f"x_{split}"], mnist[f"y_{split}"]
+        for index in range(len(labels)):
+            yield index, {"image": images[index][..., None], "label": int(labels[index])}
+
+    folder = tmp_path_factory.mktemp("tensorflow_datasets")
+    registered = tfds.builder("mnist", data_dir=folder)
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="mnist",
+        version=registered.version,
+        features=registered.info.features,
+        split_datasets={split: examples(split) for split in ("train", "test")},
+        data_dir=folder,
+    )
+    return folder
+
+
+def test_tfds_source_gives_the_same_file_as_bundled(workdir, tfds_dir):
+    run_fetch()
+    bundled = OUTPUT.read_bytes()
+    set_params(workdir, data__source="tfds", data__path=str(tfds_dir))
+    run_fetch()
+    assert OUTPUT.read_bytes() == bundled
+
+
+def test_tfds_without_the_dataset_does_not_download_unless_allowed(workdir):
+    (workdir / "empty").mkdir()
+    set_params(workdir, data__source="tfds", data__path="empty", data__tfds_download=False)
+    with pytest.raises(fetch.UserError, match=r"^data\.path: no TFDS mnist 3\.0\.1 in empty "):
+        run_fetch()
+    assert not OUTPUT.exists() and not list((workdir / "empty").iterdir())
