@@ -8,15 +8,26 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Keep TensorFlow's C++ start-up chatter out of the logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: repro small queue test lint venv clean-venv
+.PHONY: repro small queue test lint lock venv clean-venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every package at the exact version in the lock file, then this project itself without
+# resolving anything again: the environment CI tested, whenever and wherever it is installed.
+$(VENV)/.installed: pyproject.toml requirements-$(EXTRAS).lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS),dev]"
+	$(VENV)/bin/python -m pip install --quiet -r requirements-$(EXTRAS).lock
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Re-resolve the lock files after a change to pyproject.toml's pins (tests/test_lock.py fails
+# until then). The versions already locked are kept wherever they still fit. Needs uv (a dev
+# extra; or pip install uv).
+UV_COMPILE = uv pip compile --quiet pyproject.toml --python-version 3.11 --extra dev
+lock:
+	$(UV_COMPILE) --universal --extra cpu -o requirements-cpu.lock
+	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 --extra gpu -o requirements-gpu.lock
 
 repro: venv
 	dvc repro
