@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from skimage import color, filters, measure, morphology
+from skimage import color, filters, measure, morphology, segmentation
 
 from stages.common import UserError, cli
 
@@ -49,32 +49,45 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
     A UserError when there is no ink: a blank, uniform or noise-only image."""
     if grey.max() - grey.min() < MIN_CONTRAST:
         raise UserError("no ink found (a blank or uniform image)")
-    # The paper with its shading (uneven light, a shadow's edge) is an opening by reconstruction:
-    # eroding with a square wider than any stroke removes the strokes, and growing back under
-    # the image restores every region that held the square, to its edges. The ink is the rest.
+    # The paper with its shading is an opening by reconstruction: eroding with a square wider
+    # than any stroke removes the strokes, and growing back under the image restores every
+    # region that held the square, to its edges. Dark ink is measured against the paper's own
+    # brightness, so a stroke keeps its contrast where it runs into a shadow.
     side = max(3, max(grey.shape) // 5)
     square = morphology.footprint_rectangle((side, side), decomposition="separable")
-    light_ink, dark_ink = (
-        ink - morphology.reconstruction(morphology.erosion(ink, square), ink)
-        for ink in (grey, 1 - grey)
-    )
+    light_paper = morphology.reconstruction(morphology.erosion(grey, square), grey)
+    dark_paper = 1 - morphology.reconstruction(morphology.erosion(1 - grey, square), 1 - grey)
+    dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
+    light = grey - light_paper
     # Which is ink: an even border is paper, and the ink lies further from it than anything
-    # else. On a shaded border, the polarity that leaves more ink (strokes outweigh the holes
-    # of a 0 or an 8), dark ink unless light ink clearly wins: paper is mostly lighter.
+    # else. On a shaded border, the polarity with more contrast (strokes outweigh the holes of
+    # a 0 or an 8), dark ink unless light ink clearly wins: paper is mostly lighter than ink.
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     low, high = np.percentile(border, [10, 90])
     if high - low < MIN_CONTRAST:
-        darkest, lightest, paper = grey.min(), grey.max(), np.median(border)
-        is_dark = paper - darkest > lightest - paper
+        paper = np.median(border)
+        is_dark = paper - grey.min() > grey.max() - paper
     else:
-        is_dark = dark_ink.sum() > light_ink.sum() / 2
-    signal = filters.gaussian(dark_ink if is_dark else light_ink, sigma=max(grey.shape) / 400)
-    if signal.max() < MIN_CONTRAST:
+        is_dark = dark.sum() > light.sum() / 2
+    ink = strokes(dark if is_dark else light)
+    if not ink.any():
         raise UserError("no ink found (only shading or noise)")
-    mask = signal > max(filters.threshold_otsu(signal), MIN_CONTRAST / 2)
-    # Keep the strokes, drop specks of noise or JPEG artefacts: components far smaller than
-    # the largest.
-    labels = measure.label(mask)
+    return ink
+
+
+def strokes(contrast: np.ndarray) -> np.ndarray:
+    """The strokes in a contrast map (how far each pixel is from the paper, toward the ink),
+    smoothed, thresholded by Otsu, without specks (noise, JPEG artefacts) or shadow slivers at
+    the border when anything else is there: scaled to about 1 on the ink, 0 elsewhere."""
+    signal = filters.gaussian(contrast, sigma=max(contrast.shape) / 400)
+    if signal.max() < MIN_CONTRAST:
+        return np.zeros_like(signal)
+    labels = measure.label(signal > max(filters.threshold_otsu(signal), MIN_CONTRAST / 2))
+    # Shading cut off at the edge of the image goes when anything is left inside; then specks
+    # far smaller than the largest component.
+    inner = segmentation.clear_border(labels)
+    if inner.any():
+        labels = inner
     sizes = np.bincount(labels.ravel())[1:]
     keep = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
     mask = morphology.dilation(np.isin(labels, keep), morphology.disk(1))

@@ -19,7 +19,7 @@ INKS = [(20, 20, 25), (25, 40, 140), (150, 25, 30), (30, 90, 40), (90, 90, 95), 
 
 def lighting(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """A multiplicative light field in (0, 1]: a linear gradient, a lamp's fall-off or a
-    straight-edged shadow, with random direction and strength."""
+    shadow with a straight edge and a soft penumbra, with random direction and strength."""
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
     kind = rng.integers(3)
     if kind == 0:
@@ -33,7 +33,8 @@ def lighting(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
         return 1 - rng.uniform(0.2, 0.5) * distance / distance.max()
     angle = rng.uniform(0, 2 * np.pi)
     side = (x - rng.uniform(0.2, 0.8)) * np.cos(angle) + (y - rng.uniform(0.2, 0.8)) * np.sin(angle)
-    return np.where(side > 0, 1 - rng.uniform(0.25, 0.45), 1.0)
+    penumbra = rng.uniform(0.03, 0.15)  # of the image's side: an object between lamp and paper
+    return 1 - rng.uniform(0.25, 0.45) / (1 + np.exp(-side / (penumbra / 4)))
 
 
 def photo(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
