@@ -54,9 +54,8 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
     # region that held the square, to its edges. Dark ink is measured against the paper's own
     # brightness, so a stroke keeps its contrast where it runs into a shadow.
     side = max(3, max(grey.shape) // 5)
-    square = morphology.footprint_rectangle((side, side), decomposition="separable")
-    light_paper = morphology.reconstruction(morphology.erosion(grey, square), grey)
-    dark_paper = 1 - morphology.reconstruction(morphology.erosion(1 - grey, square), 1 - grey)
+    light_paper, dark_paper = (paper_level(image, side) for image in (grey, 1 - grey))
+    dark_paper = 1 - dark_paper
     dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
     light = grey - light_paper
     # Which is ink: an even border is paper, and the ink lies further from it than anything
@@ -73,6 +72,16 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
     if not ink.any():
         raise UserError("no ink found (only shading or noise)")
     return ink
+
+
+def paper_level(image: np.ndarray, side: int) -> np.ndarray:
+    """An opening by reconstruction with a square of `side` pixels. The image is first extended
+    past its edges by repeating them, so that shading cut off by the edge (the corner of a
+    shadow) still holds the square and is restored as paper."""
+    square = morphology.footprint_rectangle((side, side), decomposition="separable")
+    padded = np.pad(image, side, mode="edge")
+    restored = morphology.reconstruction(morphology.erosion(padded, square), padded)
+    return restored[side:-side, side:-side]
 
 
 def strokes(contrast: np.ndarray) -> np.ndarray:
