@@ -20,11 +20,17 @@ def test_artifacts_get_fetches_the_model_from_a_clone_with_a_local_remote(projec
     run(["dvc", "remote", "add", "-d", "storage", str(tmp_path / "storage")], origin)
     run(["dvc", "push", "export"], origin)
     run(["git", "add", "-A"], origin)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "model"], origin)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    run([*git, "commit", "-qm", "model"], origin)
+    # a version in the registry: a GTO tag, as `gto register mnist-classifier` writes it
+    run([*git, "tag", "-a", "mnist-classifier@v1.0.0", "-m", "Registering v1.0.0"], origin)
     run(["git", "clone", "-q", str(origin), str(tmp_path / "clone")], tmp_path)
 
-    get = ["dvc", "artifacts", "get", str(tmp_path / "clone"), "mnist-classifier", "-o", "model"]
-    run(get, tmp_path)
+    clone = str(tmp_path / "clone")
+    shown = run(["dvc", "artifacts", "get", clone, "mnist-classifier", "--show-url"], tmp_path)
+    assert str(tmp_path / "storage") in shown.stdout
+    run(["dvc", "artifacts", "get", clone, "mnist-classifier", "--rev", "v1.0.0", "-o", "model"],
+        tmp_path)  # fmt: skip
     fetched = tmp_path / "model"
     exported = project / "models" / "best"
     assert (fetched / "model.keras").read_bytes() == (exported / "model.keras").read_bytes()

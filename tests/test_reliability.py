@@ -348,7 +348,7 @@ def test_every_value_runs_or_fails_naming_its_key(stage, stage_inputs, monkeypat
     monkeypatch.chdir(root)
     keys = STAGE_KEYS[stage]
     draws = st.sampled_from(keys).flatmap(lambda key: st.tuples(st.just(key), values(key)))
-    budget = {"fetch": 30, "train": 40, "plot": 15}.get(stage, 60)
+    budget = {"fetch": 30, "train": 40}.get(stage, 60)
 
     @settings(max_examples=budget, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))  # fmt: skip
