@@ -60,3 +60,14 @@ def test_bad_model_choice_fails_before_training(prepared, tmp_path, args, params
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(error), result.stderr
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize(("override", "key"), [({"lr": 1e30}, "lr"), ({"mlp__lr": 1e30}, "mlp.lr")])
+def test_a_diverging_run_stops_in_one_line_and_saves_nothing(tmp_path, override, key):
+    root = new_project(tmp_path, ("fetch", "prepare"), **{**SMALL, "epochs": 5, **override})
+    result = run(["python", "-m", "stages.train", "mlp"], root, check=False)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {key}: training diverged at epoch 1 (loss nan)"), line
+    assert f"try a smaller {key}" in line
+    assert not (root / "models" / "trained" / "mlp" / "model.keras").exists()
