@@ -40,27 +40,34 @@ def test_same_params_give_byte_identical_metrics(project, tmp_path):
     assert [name for name in first if first[name] != second[name]] == []
 
 
+def scratch_project(root: Path, **overrides) -> Path:
+    """A scratch DVC project (a git repo with dvc.yaml, the stages and the bundled data) on
+    2,000 digits, prepared."""
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "stages", root / "stages")
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
+    set_params(root, **{**SMALL, "data__limit": 2000, **overrides})
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["git", "add", "-A"], root)  # DVCLive needs a commit to exist
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
+    run(["dvc", "repro", "prepare"], root)
+    return root
+
+
 @pytest.fixture
 def slow_training(tmp_path):
-    """A scratch DVC project whose mlp trains 30 short epochs on 2,000 digits."""
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "stages", tmp_path / "stages")
-    (tmp_path / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", tmp_path / "data" / "mnist.npz")
-    set_params(tmp_path, **{**SMALL, "data__limit": 2000, "mlp__epochs": 30, "train__patience": 30})
-    run(["git", "init", "-q"], tmp_path)
-    run(["dvc", "init", "-q"], tmp_path)
-    run(["git", "add", "-A"], tmp_path)  # DVCLive needs a commit to exist
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], tmp_path)
-    run(["dvc", "repro", "prepare"], tmp_path)
-    return tmp_path
+    """A scratch project whose mlp trains 30 short epochs."""
+    return scratch_project(tmp_path, mlp__epochs=30, train__patience=30)
 
 
-def start(root: Path) -> subprocess.Popen:
+def start(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
+    """`dvc repro stage` in the background, in its own process group (to SIGKILL it whole)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.Popen(
-        ["dvc", "repro", "train@mlp"], cwd=root, env=env, start_new_session=True,
+        ["dvc", "repro", stage], cwd=root, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 
@@ -116,18 +123,10 @@ def test_changed_params_do_not_resume_a_stale_backup(slow_training):
 
 @pytest.fixture
 def slow_search(tmp_path):
-    """A scratch DVC project whose search runs 4 trials of a few seconds each on 2,000 digits."""
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "stages", tmp_path / "stages")
-    (tmp_path / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", tmp_path / "data" / "mnist.npz")
-    search = {"nas__max_trials": 4, "nas__trial_epochs": 2, "nas__trial_fraction": 0.5}
-    set_params(tmp_path, **{**SMALL, "data__limit": 2000, **search})
-    run(["git", "init", "-q"], tmp_path)
-    run(["dvc", "init", "-q"], tmp_path)
-    run(["dvc", "repro", "prepare"], tmp_path)
-    return tmp_path
+    """A scratch project whose search runs 4 trials of a few seconds each."""
+    return scratch_project(
+        tmp_path, nas__max_trials=4, nas__trial_epochs=2, nas__trial_fraction=0.5
+    )
 
 
 def completed_trials(root: Path) -> set[str]:
@@ -144,11 +143,7 @@ def completed_trials(root: Path) -> set[str]:
 
 def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     root = slow_search
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    process = subprocess.Popen(
-        ["dvc", "repro", "nas"], cwd=root, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = start(root, "nas")
     deadline = time.monotonic() + 300
     while len(completed_trials(root)) < 2:  # kill it in its third trial
         assert process.poll() is None, process.stdout.read()
