@@ -49,13 +49,11 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
     A UserError when there is no ink: a blank, uniform or noise-only image."""
     if grey.max() - grey.min() < MIN_CONTRAST:
         raise UserError("no ink found (a blank or uniform image)")
-    # The paper with its shading is an opening by reconstruction: eroding with a square wider
-    # than any stroke removes the strokes, and growing back under the image restores every
-    # region that held the square, to its edges. Dark ink is measured against the paper's own
-    # brightness, so a stroke keeps its contrast where it runs into a shadow.
-    side = max(3, max(grey.shape) // 5)
-    light_paper, dark_paper = (paper_level(image, side) for image in (grey, 1 - grey))
-    dark_paper = 1 - dark_paper
+    # The paper under light ink, and under dark ink. Dark ink is measured against the paper's
+    # own brightness, so a stroke keeps its contrast where it runs into a shadow.
+    side = max(3, max(grey.shape) // 5)  # wider than any stroke
+    light_paper = paper_level(grey, side)
+    dark_paper = 1 - paper_level(1 - grey, side)
     dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
     light = grey - light_paper
     # Which is ink: an even border is paper, and the ink lies further from it than anything
@@ -75,9 +73,11 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
 
 
 def paper_level(image: np.ndarray, side: int) -> np.ndarray:
-    """An opening by reconstruction with a square of `side` pixels. The image is first extended
-    past its edges by repeating them, so that shading cut off by the edge (the corner of a
-    shadow) still holds the square and is restored as paper."""
+    """The paper with its shading, under bright strokes: an opening by reconstruction. Eroding
+    with a square of `side` pixels removes the strokes, and growing back under the image
+    restores every region that held the square, to its edges. The image is first extended past
+    its edges by repeating them, so that shading cut off by the edge (the corner of a shadow)
+    still holds the square and is restored as paper."""
     square = morphology.footprint_rectangle((side, side), decomposition="separable")
     padded = np.pad(image, side, mode="edge")
     restored = morphology.reconstruction(morphology.erosion(padded, square), padded)
