@@ -263,10 +263,10 @@ def values(key: str):
 def stage_inputs(tmp_path_factory):
     """Real MNIST for the first steps: the bundled arrays and a small prepared training split."""
     root = tmp_path_factory.mktemp("steps")
-    return new_project(root, ("fetch", "prepare"), **BASE_PARAMS(root))
+    return new_project(root, ("fetch", "prepare"), **base_params(root))
 
 
-def BASE_PARAMS(root: Path) -> dict:  # noqa: N802
+def base_params(root: Path) -> dict:
     """Small data; source keras "downloads" the bundled file, so no draw waits on a network."""
     digest = hashlib.sha256((REPO / "data" / "mnist.npz").read_bytes()).hexdigest()
     url = f"file://{root}/data/mnist.npz"
@@ -350,7 +350,7 @@ def test_every_value_runs_or_fails_naming_its_key(stage, stage_inputs, monkeypat
     @given(draws)
     def check(drawn):
         key, value = drawn
-        set_params(root, **{**BASE_PARAMS(root), key.replace(".", "__"): value})
+        set_params(root, **{**base_params(root), key.replace(".", "__"): value})
         try:
             params = load_params()
             first_step(stage, params, root)
