@@ -1,6 +1,7 @@
 """How often `predict` reads a photographed digit right: photo-like images (tests/photos.py:
 uneven light, coloured paper and ink, noise, blur, JPEG, random size and place) of official
-test digits, through predict's own preprocessing and the exported model.
+test digits, read as `predict` reads them (ink, segmentation, the exported model): right when
+it finds exactly one digit and it is the right one.
 
     python bench/predict_photos.py [--count 1000] [--seed 0]
 
@@ -22,7 +23,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from photos import photo  # noqa: E402
 
 from stages.common import UserError  # noqa: E402
-from stages.predict import SAVED_MODEL, load_classifier, to_mnist  # noqa: E402
+from stages.predict import SAVED_MODEL, load_classifier, to_digits  # noqa: E402
 
 
 def main() -> None:
@@ -38,21 +39,24 @@ def main() -> None:
     classify = load_classifier(REPO / SAVED_MODEL)
 
     started = time.perf_counter()
-    inputs, no_ink = [], 0
+    read, no_ink, several = [], 0, 0
     for index in picked:
         try:
-            inputs.append(to_mnist(photo(digits[index], rng)))
+            found = to_digits(photo(digits[index], rng), classify)
         except UserError:
-            inputs.append(np.zeros((28, 28), np.uint8))
+            read.append(-1)
             no_ink += 1
+            continue
+        several += len(found) > 1
+        read.append(classify(found).argmax(axis=1)[0] if len(found) == 1 else -1)
     seconds = time.perf_counter() - started
-    predicted = classify(np.stack(inputs)).argmax(axis=1)
     clean = classify(digits[picked]).argmax(axis=1)
-    right = predicted == labels[picked]
+    right = np.array(read) == labels[picked]
     print(f"{args.count} photos of official test digits (seed {args.seed})")
     print(f"read right: {right.mean():.2%}   (the same digits as 28x28 arrays: "
           f"{(clean == labels[picked]).mean():.2%})")  # fmt: skip
-    print(f"no ink found: {no_ink}   preprocessing: {1000 * seconds / args.count:.1f} ms/photo")
+    print(f"no ink found: {no_ink}   cut into several digits: {several}   "
+          f"reading: {1000 * seconds / args.count:.1f} ms/photo")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,12 +1,22 @@
 """export: package the best model of the leaderboard, chosen on the validation split, in
 models/best for serving. The test set is for reporting only: nothing here chooses by it.
 
-model.keras    the chosen model as trained
-saved_model/   TensorFlow SavedModel; signature serving_default takes `images`, uint8
-               [batch, 28, 28] (white digit on black, as in MNIST), and returns
-               `probabilities`, float32 [batch, 10]: what TF Serving and saved_model_cli run
-MODEL_CARD.md  which model, why, its validation and test metrics, data, params and git revision
-best.json      the chosen model's name and metrics, for the plot stage
+model.keras       the chosen model as trained
+saved_model/      TensorFlow SavedModel; signature serving_default takes `images`, uint8
+                  [batch, 28, 28] (white digit on black, as in MNIST), and returns
+                  `probabilities`, float32 [batch, 10], calibrated: what TF Serving,
+                  saved_model_cli and predict run
+calibration.json  the temperature the SavedModel applies and the reject threshold, both fitted
+                  on the validation split
+MODEL_CARD.md     which model, why, its validation and test metrics, data, params and git revision
+best.json         the chosen model's name and metrics, for the plot stage
+
+Calibration: temperature scaling fitted on the validation split, so that a digit read at 97% is
+right about 97 times in 100; the reject threshold is the lowest confidence at which at most
+export.max_wrong_accepted of the accepted validation digits are wrong. The test set only reports
+how well both hold: metrics/calibration.json (expected calibration error and log loss before
+and after scaling, the share accepted and wrong at the threshold) and
+metrics/calibration/reliability/{raw,calibrated}.csv (the reliability diagram's bins).
 """
 
 from __future__ import annotations
@@ -16,13 +26,25 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
-from stages.common import atomic_path, cli, load_model, model_path, write_json
+from stages import calibration
+from stages.common import (
+    atomic_path,
+    cli,
+    load_model,
+    load_split,
+    model_path,
+    write_csv,
+    write_json,
+)
 from stages.params import Params, load_params
 
 BEST = Path("models/best")
 LEADERBOARD = Path("metrics/eval/leaderboard.json")
+CALIBRATION = Path("metrics/calibration")
 LOWER_IS_BETTER = {"val_loss"}
 
 
@@ -36,20 +58,66 @@ def select_best(leaderboard: dict[str, dict], select_by: str) -> str:
     )
 
 
-def export_saved_model(model, path: Path) -> None:
-    """A SavedModel whose serving signature takes uint8 digits and returns probabilities."""
+def export_saved_model(model, path: Path, temperature: float) -> None:
+    """A SavedModel whose serving signature takes uint8 digits and returns probabilities,
+    calibrated by `temperature` (calibration.scale, in TensorFlow)."""
     import keras
     import tensorflow as tf
 
     input_dtype = model.inputs[0].dtype
+
+    def serve(images):
+        probs = tf.cast(model(tf.cast(images, input_dtype), training=False), tf.float32)
+        logits = tf.math.log(tf.maximum(probs, calibration.TINY))
+        return {"probabilities": tf.nn.softmax(logits / temperature)}
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name="serving_default",
-        fn=lambda images: {"probabilities": model(tf.cast(images, input_dtype), training=False)},
+        fn=serve,
         input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8, name="images")],
     )
     archive.write_out(str(path), verbose=False)
+
+
+def calibrate(model, max_wrong_accepted: float) -> tuple[dict, dict, dict[str, pd.DataFrame]]:
+    """Temperature and reject threshold fitted on the validation split; then, for the record,
+    how they hold on the test set. Returns (calibration.json of the export, the metrics, the
+    reliability tables of the test set, "raw" and "calibrated")."""
+    x_val, y_val = load_split("val")
+    x_test, y_test = load_split("test")
+    val = model.predict(x_val, batch_size=256, verbose=0)
+    test = model.predict(x_test, batch_size=256, verbose=0)
+    temperature = calibration.fit_temperature(y_val, val)
+    val_scaled = calibration.scale(val, temperature)
+    test_scaled = calibration.scale(test, temperature)
+    threshold = calibration.choose_threshold(y_val, val_scaled, max_wrong_accepted)
+
+    def at_threshold(y: np.ndarray, probs: np.ndarray) -> dict:
+        accepted = probs.max(axis=1) >= threshold
+        wrong = accepted & (probs.argmax(axis=1) != y)
+        return {"accepted": accepted.mean(), "wrong_among_accepted": wrong.sum() / accepted.sum()}
+
+    fitted = {"temperature": temperature, "threshold": threshold,
+              "max_wrong_accepted": max_wrong_accepted}  # fmt: skip
+    metrics = {
+        **fitted,
+        "val_log_loss_before": calibration.log_loss(y_val, val),
+        "val_log_loss_after": calibration.log_loss(y_val, val_scaled),
+        "test_log_loss_before": calibration.log_loss(y_test, test),
+        "test_log_loss_after": calibration.log_loss(y_test, test_scaled),
+        "test_ece_before": calibration.expected_calibration_error(y_test, test),
+        "test_ece_after": calibration.expected_calibration_error(y_test, test_scaled),
+        **{f"val_{key}": value for key, value in at_threshold(y_val, val_scaled).items()},
+        **{f"test_{key}": value for key, value in at_threshold(y_test, test_scaled).items()},
+    }
+    tables = {
+        which: pd.DataFrame(calibration.reliability(y_test, probs)).round(6)
+        for which, probs in (("raw", test), ("calibrated", test_scaled))
+    }
+    rounded = {key: round(float(value), 6) for key, value in metrics.items()}
+    return fitted, rounded, tables
 
 
 def git_revision() -> str:
@@ -81,7 +149,9 @@ def training_params(params: Params, name: str) -> dict:
     }
 
 
-def model_card(name: str, params: Params, leaderboard: dict[str, dict], data: dict) -> str:
+def model_card(
+    name: str, params: Params, leaderboard: dict[str, dict], data: dict, calibrated: dict
+) -> str:
     rows = "\n".join(
         f"| {'**' + other + '**' if other == name else other} | {m['val_accuracy']:.2%} | "
         f"{m['val_loss']:.4f} | {m['test_accuracy']:.2%} | "
@@ -104,13 +174,26 @@ choice (model, early stopping, search, ensemble members) was made on it.
 
 ## Use
 
-- `python -m stages.predict IMAGE...` prints the digit and its probability for PNG/JPEG files.
+- `python -m stages.predict IMAGE...` prints the digit, or the row of digits, in each image with
+  each digit's probability, and marks the doubtful ones.
 - `saved_model/`, signature `serving_default`: input `images`, uint8 `[batch, 28, 28]`, a white
-  digit on black as in MNIST; output `probabilities`, float32 `[batch, 10]`. Needs only
-  TensorFlow (TF Serving, `saved_model_cli`, `tf.saved_model.load`).
+  digit on black as in MNIST; output `probabilities`, float32 `[batch, 10]`, calibrated. Needs
+  only TensorFlow (TF Serving, `saved_model_cli`, `tf.saved_model.load`).
 - `model.keras`: `keras.saving.load_model(...)`, plain Keras for every model here.
 
 Intended for 28x28 centred single digits like MNIST's; not evaluated on other handwriting.
+
+## Confidence
+
+Temperature scaling, fitted on the validation split: the SavedModel divides the log
+probabilities by {calibrated["temperature"]:.4f}. Test-set expected calibration error
+{calibrated["test_ece_before"]:.3%} before, {calibrated["test_ece_after"]:.3%} after; log loss
+{calibrated["test_log_loss_before"]:.4f} before, {calibrated["test_log_loss_after"]:.4f} after.
+
+Reject threshold {calibrated["threshold"]:.6f} (`calibration.json`), the lowest at which at most
+{calibrated["max_wrong_accepted"]:.2%} of the accepted validation digits are wrong
+(`export.max_wrong_accepted`). On the test set it accepts {calibrated["test_accepted"]:.2%} of the
+digits, of which {calibrated["test_wrong_among_accepted"]:.3%} are wrong.
 
 ## Data
 
@@ -137,17 +220,25 @@ def main() -> None:
     data = json.loads(Path("metrics/data.json").read_text())
     source = model_path(name)
     model = load_model(source)
+    fitted, metrics, reliability = calibrate(model, params.export.max_wrong_accepted)
 
     with atomic_path(BEST) as tmp:
         tmp.mkdir()
         shutil.copyfile(source, tmp / "model.keras")
-        export_saved_model(model, tmp / "saved_model")
-        (tmp / "MODEL_CARD.md").write_text(model_card(name, params, leaderboard, data))
+        export_saved_model(model, tmp / "saved_model", fitted["temperature"])
+        write_json(tmp / "calibration.json", fitted)
+        card = model_card(name, params, leaderboard, data, metrics)
+        (tmp / "MODEL_CARD.md").write_text(card)
         best = {"model": name, "select_by": params.export.select_by, **leaderboard[name]}
         write_json(tmp / "best.json", best)
+    write_json(CALIBRATION / "metrics.json", metrics)
+    for which, table in reliability.items():
+        write_csv(CALIBRATION / "reliability" / f"{which}.csv", table)
     print(
         f"export: {name} ({params.export.select_by} {leaderboard[name][params.export.select_by]})"
-        f" -> {BEST}/model.keras, {BEST}/saved_model"
+        f" -> {BEST}/model.keras, {BEST}/saved_model; temperature {fitted['temperature']:.3f},"
+        f" test ECE {metrics['test_ece_before']:.2%} -> {metrics['test_ece_after']:.2%},"
+        f" reject threshold {fitted['threshold']:.4f}"
     )
 
 

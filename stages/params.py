@@ -101,13 +101,21 @@ class EnsembleParams(Section):
 class ExportParams(Section):
     # on the validation split; ties go to the smaller model
     select_by: Literal["val_accuracy", "val_macro_f1", "val_loss"]
+    # the share of wrongly read digits among those accepted, on the validation split
+    max_wrong_accepted: Annotated[float, Field(gt=0, lt=1)]
+
+
+class NumbersParams(Section):
+    count: Annotated[int, Field(gt=0, le=100_000)]  # numbers of each kind
+    digits: Annotated[int, Field(ge=1, le=40)]  # per number
 
 
 class PlotParams(Section):
-    # Bounded so that every figure stays under matplotlib's limit of 2**16 pixels a side.
+    # Bounded so that every figure stays under matplotlib's limit of 2**16 pixels a side;
+    # below 10 dpi FreeType cannot size the fonts (a 1-pixel glyph), so matplotlib raises.
     errors: Annotated[int, Field(gt=0, le=240)]  # misclassified test digits shown
     saliency: Annotated[int, Field(gt=0, le=24)]  # test digits with an integrated-gradients map
-    dpi: Annotated[int, Field(gt=0, le=600)]
+    dpi: Annotated[int, Field(ge=10, le=600)]
 
 
 class Params(Section):
@@ -126,6 +134,7 @@ class Params(Section):
     ensemble: EnsembleParams
     evaluate: EvaluateParams
     export: ExportParams
+    numbers: NumbersParams
     plot: PlotParams
 
     @field_validator("models")

@@ -6,6 +6,8 @@ accuracy_vs_cost.png   test accuracy against parameters and batch-1 latency, eve
 errors.png             test digits the best model gets wrong, true and predicted label
 saliency.png           integrated gradients: which pixels drive the best model's answer
 architecture.png       the best model's layer graph (graphviz), or its summary without it
+reliability.png        the exported model's reliability diagram on the test set, raw and calibrated
+risk_coverage.png      reading 10-digit numbers: wrong among the accepted against share accepted
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from stages.params import load_params
 FIGURES = Path("metrics/figures")
 EVAL = Path("metrics/eval")
 BEST = Path("models/best")
+RELIABILITY = Path("metrics/calibration/reliability")
+RISK_COVERAGE = Path("metrics/numbers/risk_coverage.csv")
 
 
 def training_curves(candidates: list[str]) -> plt.Figure:
@@ -121,6 +125,38 @@ def saliency(model, images: np.ndarray, predicted: np.ndarray) -> plt.Figure:
     return fig
 
 
+def reliability(tables: dict[str, pd.DataFrame], temperature: float) -> plt.Figure:
+    """Accuracy against mean confidence per bin (dot area: digits in the bin), raw and
+    calibrated; a calibrated model lies on the diagonal."""
+    fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated perfectly")
+    for (which, table), colour in zip(tables.items(), ("tab:orange", "tab:blue"), strict=True):
+        ax.plot(table["confidence"], table["accuracy"], color=colour, alpha=0.6)
+        area = 10 + 200 * np.sqrt(table["count"] / table["count"].sum())
+        ax.scatter(table["confidence"], table["accuracy"], s=area, color=colour, label=which)
+    ax.set(xlabel="confidence (top probability)", ylabel="accuracy", xlim=(0, 1.02), ylim=(0, 1.02))
+    ax.set_title(f"Test digits, 15 bins; temperature {temperature:.3f} fitted on validation")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def risk_coverage(curve: pd.DataFrame, threshold_points: dict[str, tuple[float, float]]):
+    """The share of accepted numbers read wrong against the share accepted, and where the
+    default reject threshold puts each kind of number."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+    for kind in ("separated", "touching"):
+        line = ax.plot(curve["coverage"], curve[kind], label=f"{kind} digits")[0]
+        coverage, risk = threshold_points[kind]
+        ax.scatter([coverage], [risk], color=line.get_color(), zorder=3, marker="D")
+    ax.set(xlabel="numbers accepted (share, most confident first)",
+           ylabel="accepted numbers read wrong", xlim=(0, 1), ylim=(0, None))  # fmt: skip
+    ax.set_title("10-digit numbers from test digits; diamonds: the default threshold")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
 def architecture(model, path: Path, dpi: int) -> None:
     """keras.utils.plot_model where pydot and graphviz are installed, else the text summary."""
     import keras
@@ -141,6 +177,14 @@ def architecture(model, path: Path, dpi: int) -> None:
     fig.text(0.02, 0.98, "\n".join(rows), family="monospace", fontsize=9, va="top")
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
+
+
+def numbers_at_threshold() -> dict[str, tuple[float, float]]:
+    metrics = json.loads((RISK_COVERAGE.parent / "metrics.json").read_text())
+    return {
+        kind: (metrics[kind]["accepted"], metrics[kind]["wrong_among_accepted"])
+        for kind in ("separated", "touching")
+    }
 
 
 @cli
@@ -164,6 +208,11 @@ def main() -> None:
         "accuracy_vs_cost.png": accuracy_vs_cost(leaderboard, latency, best),
         "errors.png": errors(images, actual, predicted, params.plot.errors),
         "saliency.png": saliency(model, images[sample], predicted[sample]),
+        "reliability.png": reliability(
+            {which: pd.read_csv(RELIABILITY / f"{which}.csv") for which in ("raw", "calibrated")},
+            json.loads((BEST / "calibration.json").read_text())["temperature"],
+        ),
+        "risk_coverage.png": risk_coverage(pd.read_csv(RISK_COVERAGE), numbers_at_threshold()),
     }
     with atomic_path(FIGURES) as tmp:
         tmp.mkdir()

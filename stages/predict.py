@@ -1,23 +1,33 @@
-"""predict: the digit in each image, by the exported model (python -m stages.predict IMAGE...).
+"""predict: the digits in each image, by the exported model (python -m stages.predict IMAGE...).
 
-Any image Pillow opens (1-bit to 16-bit grey, palette, RGB(A), CMYK, the first frame of many),
-any size, colour or polarity, photos with uneven light included: each is turned into an
-MNIST-style digit first (white ink on black, scaled to 20 pixels and centred by mass in 28x28,
-as MNIST was made). A file that is not an image, is too large to read safely or holds no ink
-gets one error line, and the others go on; the exit code is 1 then.
+An image holds one digit or a row of them (a phone number on a form, a total on a receipt): the
+ink is cut into digits (stages/segment.py) and each is normalised as MNIST was made (white ink on
+black, scaled to 20 pixels and centred by mass in 28x28). Any image Pillow opens (1-bit to
+16-bit grey, palette, RGB(A), CMYK, the first frame of many), any size, colour or polarity,
+photos with uneven light included.
+
+Each line gives the digit string and each digit's calibrated probability. A digit below the
+reject threshold the export chose on the validation split (models/best/calibration.json;
+--threshold overrides it) is doubtful: it is shown [in brackets] and the line ends with
+"needs a person". With --digits N, a reading of another length needs a person too. That is an
+answer, not an error: the exit code stays 0. A file that is not an image, is too large to read
+safely or holds no ink gets one error line, and the others go on; the exit code is 1 then.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from skimage import color, filters, measure, morphology, segmentation
 
+from stages import segment
 from stages.common import UserError, cli
 
 SAVED_MODEL = Path("models/best/saved_model")
@@ -25,6 +35,13 @@ SAVED_MODEL = Path("models/best/saved_model")
 
 WORKING_SIDE = 256  # larger images are reduced to this first: a digit needs no more pixels
 MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (of the full range)
+ROW = 3  # an image whose longer side is more than this many times its shorter holds a row
+
+
+def frame(shape: tuple[int, ...]) -> int:
+    """The length sizes are measured against: the longer side, except in a row of digits,
+    where it is a few digit heights."""
+    return min(max(shape), ROW * min(shape))
 
 
 def to_grey(image: Image.Image) -> np.ndarray:
@@ -39,7 +56,8 @@ def to_grey(image: Image.Image) -> np.ndarray:
         image = Image.fromarray(np.clip(grey * 255, 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
-    image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
+    bound = WORKING_SIDE * max(image.size) / frame(image.size)
+    image.thumbnail((bound, bound), Image.Resampling.LANCZOS)
     return color.rgb2gray(np.asarray(image.convert("RGB"), dtype=np.float64) / 255)
 
 
@@ -51,7 +69,7 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
         raise UserError("no ink found (a blank or uniform image)")
     # The paper under light ink, and under dark ink. Dark ink is measured against the paper's
     # own brightness, so a stroke keeps its contrast where it runs into a shadow.
-    side = max(3, max(grey.shape) // 5)  # wider than any stroke
+    side = max(3, frame(grey.shape) // 5)  # wider than any stroke
     light_paper = paper_level(grey, side)
     dark_paper = 1 - paper_level(1 - grey, side)
     dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
@@ -88,7 +106,7 @@ def strokes(contrast: np.ndarray) -> np.ndarray:
     """The strokes in a contrast map (how far each pixel is from the paper, toward the ink),
     smoothed, thresholded by Otsu, without specks (noise, JPEG artefacts) or shadow slivers at
     the border when anything else is there: scaled to about 1 on the ink, 0 elsewhere."""
-    signal = filters.gaussian(contrast, sigma=max(contrast.shape) / 400)
+    signal = filters.gaussian(contrast, sigma=frame(contrast.shape) / 400)
     if signal.max() < MIN_CONTRAST:
         return np.zeros_like(signal)
     labels = measure.label(signal > max(filters.threshold_otsu(signal), MIN_CONTRAST / 2))
@@ -104,35 +122,28 @@ def strokes(contrast: np.ndarray) -> np.ndarray:
 
 
 def to_mnist(image: Image.Image) -> np.ndarray:
-    """A uint8 28x28 array, white digit on black, from a photo or scan of one digit: the ink
-    cropped, scaled to 20 pixels and centred by mass in 28x28, as MNIST was made."""
-    ink = np.clip(find_ink(to_grey(image)) * 255, 0, 255)
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    digit = Image.fromarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8))
-    scale = 20 / max(digit.size)
-    size = (max(1, round(digit.width * scale)), max(1, round(digit.height * scale)))
-    digit = np.asarray(digit.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
-
-    # Put the centre of mass at the centre of the 28x28 frame, as MNIST did.
-    canvas = np.zeros((28, 28), np.float32)
-    total = digit.sum() or 1.0
-    centre_y = (digit.sum(axis=1) * np.arange(digit.shape[0])).sum() / total
-    centre_x = (digit.sum(axis=0) * np.arange(digit.shape[1])).sum() / total
-    top = int(np.clip(round(14 - centre_y), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(14 - centre_x), 0, 28 - digit.shape[1]))
-    canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
-    return np.clip(canvas, 0, 255).astype(np.uint8)
+    """A uint8 28x28 array, white digit on black, from a photo or scan of one digit: all its
+    ink as one digit."""
+    return segment.to_mnist_frame(find_ink(to_grey(image)))
 
 
-def read_image(path: Path) -> np.ndarray:
+def to_digits(image: Image.Image, classify=None, count: int | None = None) -> np.ndarray:
+    """The digits in a photo or scan of one digit or a row of them, left to right: uint8
+    [n, 28, 28], white on black. With `classify` (load_classifier's), the classifier decides
+    where the digits are, for `count` of them when that is known; without, the ink's widths."""
+    inks = segment.digit_inks(find_ink(to_grey(image)), classify, count)
+    return np.stack([segment.to_mnist_frame(ink) for ink in inks])
+
+
+def read_image(path: Path, classify=None, count: int | None = None) -> np.ndarray:
+    """The digits in an image file, as to_digits; a UserError naming the file otherwise."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; both are refused here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                return to_mnist(image)
+                return to_digits(image, classify, count)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -144,7 +155,8 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def load_classifier(path: Path):
-    """The exported SavedModel's serving function: uint8 [n, 28, 28] -> probabilities [n, 10]."""
+    """The exported SavedModel's serving function: uint8 [n, 28, 28] -> calibrated
+    probabilities [n, 10]."""
     import tensorflow as tf
 
     if not (path / "saved_model.pb").is_file():
@@ -153,24 +165,86 @@ def load_classifier(path: Path):
     return lambda images: serving(images=tf.constant(images))["probabilities"].numpy()
 
 
+def reject_threshold(saved_model: Path) -> float:
+    """The threshold the export chose on the validation split, kept beside the SavedModel."""
+    path = saved_model.parent / "calibration.json"
+    try:
+        return float(json.loads(path.read_text())["threshold"])
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{path}: no reject threshold ({err}); run `dvc repro export`") from None
+
+
+@dataclass
+class Reading:
+    """The digits read in one image, each digit's probability, and which are doubtful."""
+
+    digits: str
+    probabilities: list[float]
+    doubtful: list[bool]
+    expected: int | None = None  # the number of digits the reader expects, if it knows
+
+    @classmethod
+    def of(cls, probs: np.ndarray, threshold: float, expected: int | None = None) -> Reading:
+        confidence = probs.max(axis=1)
+        digits = "".join(str(digit) for digit in probs.argmax(axis=1))
+        return cls(digits, confidence.tolist(), (confidence < threshold).tolist(), expected)
+
+    @property
+    def needs_person(self) -> bool:
+        wrong_length = self.expected is not None and len(self.digits) != self.expected
+        return wrong_length or any(self.doubtful)
+
+    def __str__(self) -> str:
+        marked = "".join(
+            f"[{digit}]" if doubtful else digit
+            for digit, doubtful in zip(self.digits, self.doubtful, strict=True)
+        )
+        line = f"{marked} ({' '.join(f'{p:.1%}' for p in self.probabilities)})"
+        if self.expected is not None and len(self.digits) != self.expected:
+            return f"{line} needs a person: {len(self.digits)} digits, expected {self.expected}"
+        return f"{line} needs a person" if self.needs_person else line
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
+    return value
+
+
 @cli
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m stages.predict", description=__doc__)
-    parser.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files, one digit each")
+    parser = argparse.ArgumentParser(
+        prog="python -m stages.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="+", type=Path, help="image files: a digit or a row each")
     parser.add_argument("--model", type=Path, default=SAVED_MODEL, help="SavedModel folder")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--threshold",
+        type=probability,
+        help="reject threshold, 0 to 1 (default: the export's; 0 accepts all)",
+    )
+    parser.add_argument(
+        "--digits", type=int, metavar="N", help="digits each image should hold (a phone number: 10)"
+    )
+    args = parser.parse_args()  # fmt: skip
 
-    digits, failed = {}, 0
+    classify = load_classifier(args.model)
+    images, failed = {}, 0
     for path in args.images:
         try:
-            digits[path] = read_image(path)
+            images[path] = read_image(path, classify, args.digits)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
-    if digits:
-        probs = load_classifier(args.model)(np.stack(list(digits.values())))
-        for path, row in zip(digits, probs, strict=True):
-            print(f"{path}: {row.argmax()} ({row.max():.1%})")
+    if images:
+        threshold = reject_threshold(args.model) if args.threshold is None else args.threshold
+        probs = classify(np.concatenate(list(images.values())))
+        ends = np.cumsum([len(digits) for digits in images.values()])
+        for path, rows in zip(images, np.split(probs, ends[:-1]), strict=True):
+            print(f"{path}: {Reading.of(rows, threshold, args.digits)}")
     if failed:
         sys.exit(1)
 

@@ -30,6 +30,7 @@ SMALL = {
     "nas__batch_size": 64,
     "nas__max_mflops": 100,  # no trial skipped as too costly: they all take seconds here
     "evaluate__latency_runs": 3,
+    "numbers__count": 10,
 }
 
 

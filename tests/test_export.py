@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from conftest import run
 
 from stages.export import select_best
@@ -36,11 +37,14 @@ def keras_predictions(project, images_file):
     return np.load(out)
 
 
-def test_saved_model_gives_the_keras_predictions_without_the_project(project, tmp_path):
+def test_saved_model_gives_the_calibrated_keras_predictions_without_the_project(project, tmp_path):
     images = np.load(project / "data" / "prepared" / "test.npz")["x"][:64]
     images_file = tmp_path / "images.npy"
     np.save(images_file, images)
-    expected = keras_predictions(project, images_file)
+    from stages.calibration import scale
+
+    temperature = json.loads((project / "models/best/calibration.json").read_text())["temperature"]
+    expected = scale(keras_predictions(project, images_file), temperature)  # calibrated
 
     # A fresh, isolated process elsewhere that imports neither autokeras nor this project.
     script = (
@@ -66,3 +70,58 @@ def test_saved_model_gives_the_keras_predictions_without_the_project(project, tm
         tmp_path,
     )  # fmt: skip
     np.testing.assert_allclose(np.load(cli_out / "probabilities.npy"), expected, atol=1e-5)
+
+
+def test_calibration_is_fitted_on_validation_stored_and_served(project, tmp_path):
+    """The temperature lowers the validation log loss, is kept in calibration.json and is what
+    the SavedModel applies; the threshold is the one calibration chooses on validation."""
+    from stages import calibration
+
+    best = project / "models" / "best"
+    fitted = json.loads((best / "calibration.json").read_text())
+    metrics = json.loads((project / "metrics" / "calibration" / "metrics.json").read_text())
+    assert metrics["val_log_loss_after"] <= metrics["val_log_loss_before"]
+    assert fitted["temperature"] == pytest.approx(metrics["temperature"], abs=1e-6)
+
+    val = np.load(project / "data" / "prepared" / "val.npz")
+    images_file = tmp_path / "val.npy"
+    np.save(images_file, val["x"])
+    raw = keras_predictions(project, images_file)
+    assert fitted["temperature"] == pytest.approx(
+        calibration.fit_temperature(val["y"], raw), rel=1e-3
+    )
+    scaled = calibration.scale(raw, fitted["temperature"])
+    threshold = calibration.choose_threshold(val["y"], scaled, fitted["max_wrong_accepted"])
+    assert fitted["threshold"] == pytest.approx(threshold, abs=1e-6)
+
+    script = (
+        "import sys, pathlib, numpy as np\n"
+        "from stages.predict import load_classifier\n"
+        "classify = load_classifier(pathlib.Path(sys.argv[3]))\n"
+        "np.save(sys.argv[2], classify(np.load(sys.argv[1])))\n"
+    )
+    served = tmp_path / "served.npy"
+    run(["python", "-c", script, str(images_file), str(served), str(best / "saved_model")], project)
+    np.testing.assert_allclose(np.load(served), scaled, atol=2e-5)
+
+
+def test_the_test_set_decides_nothing_in_the_export(project, tmp_path):
+    """Export again with the test labels shuffled: the same temperature, threshold and model."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    test = dict(np.load(copy / "data" / "prepared" / "test.npz"))
+    test["y"] = np.random.default_rng(0).permutation(test["y"])
+    from stages.common import save_npz
+
+    (copy / "data" / "prepared" / "test.npz").unlink()
+    save_npz(copy / "data" / "prepared" / "test.npz", **test)
+    run(["python", "-m", "stages.export"], copy)
+    for name in ("calibration.json", "model.keras"):
+        assert (copy / "models/best" / name).read_bytes() == (
+            project / "models/best" / name
+        ).read_bytes()
+    before = json.loads((project / "metrics/calibration/metrics.json").read_text())
+    after = json.loads((copy / "metrics/calibration/metrics.json").read_text())
+    assert after["test_ece_before"] != before["test_ece_before"]  # the test set was really changed

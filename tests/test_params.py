@@ -42,6 +42,11 @@ BAD_PARAMS = [
     ({"prepare__train_fraction": 0.0}, "prepare.train_fraction:", "0.0"),
     ({"export__select_by": "speed"}, "export.select_by:", "'speed'"),
     ({"plot__dpi": 0}, "plot.dpi:", "0"),
+    ({"export__max_wrong_accepted": 0}, "export.max_wrong_accepted:", "0"),
+    ({"export__max_wrong_accepted": 1.0}, "export.max_wrong_accepted:", "1.0"),
+    ({"numbers__count": 0}, "numbers.count:", "0"),
+    ({"numbers__digits": 0}, "numbers.digits:", "0"),
+    ({"numbers__digits": 41}, "numbers.digits:", "41"),
     # found by the property-based test (test_reliability.py): values that passed the schema and
     # then crashed or hung a stage
     ({"seed": 2**32}, "seed:", "4294967296"),
@@ -49,6 +54,7 @@ BAD_PARAMS = [
     ({"mlp__units": [10**9]}, "mlp.units.0:", "1000000000"),
     ({"lr": math.inf}, "lr: Input should be a finite number", "inf"),
     ({"nas__max_mflops": math.nan}, "nas.max_mflops: Input should be a finite number", "nan"),
+    ({"plot__dpi": 1}, "plot.dpi:", "1"),  # in CI: FreeType cannot size a font at 1 dpi
 ]
 
 

@@ -1,6 +1,7 @@
 """A real `dvc repro` of the pipeline in a temporary git repository."""
 
 import json
+from pathlib import Path
 
 import yaml
 from conftest import run, stale_stages
@@ -49,6 +50,11 @@ def test_each_change_reruns_only_what_it_affects(project):
         assert stale_stages(project) == {"nas", "ensemble"}
         edit_params(project, "export", "select_by", "val_loss")
         assert stale_stages(project) == {"nas", "ensemble", "export"}
+        edit_params(project, "numbers", "count", 12)
+        assert stale_stages(project) == {"nas", "ensemble", "export", "numbers"}
+        (project / "params.yaml").write_text(backup)
+        edit_params(project, "export", "max_wrong_accepted", 0.01)
+        assert stale_stages(project) == {"export"}
         (project / "params.yaml").write_text(backup)
         edit_params(project, "prepare", "val_fraction", 0.2)
         assert stale_stages(project) == {"prepare"}
@@ -57,3 +63,27 @@ def test_each_change_reruns_only_what_it_affects(project):
     finally:
         (project / "params.yaml").write_text(backup)
     assert stale_stages(project) == set()
+
+
+def test_every_file_the_stages_write_is_a_declared_output(project):
+    """Nothing under metrics/ or models/ escapes DVC: each file lies in a declared output,
+    metric or plot; the numbers evaluation's and the calibration's are metrics and plots."""
+    from dvc.repo import Repo
+
+    with Repo(str(project)) as repo:
+        outs = {Path(out.fs_path).relative_to(project): out for stage in repo.index.stages
+                for out in stage.outs}  # fmt: skip
+    written = [path.relative_to(project) for folder in ("metrics", "models")
+               for path in (project / folder).rglob("*") if path.is_file()]  # fmt: skip
+    for path in written:
+        assert any(path == out or out in path.parents for out in outs), path
+    kinds = {path: ("metric" if out.metric else "plot" if out.plot else "out")
+             for path, out in outs.items()}  # fmt: skip
+    assert kinds[Path("metrics/numbers/metrics.json")] == "metric"
+    assert kinds[Path("metrics/numbers/risk_coverage.csv")] == "plot"
+    assert kinds[Path("metrics/calibration/metrics.json")] == "metric"
+    assert kinds[Path("metrics/calibration/reliability")] == "plot"
+    numbers = {p.name for p in written if p.parent == Path("metrics/numbers")}
+    assert numbers == {"metrics.json", "risk_coverage.csv"}
+    shown = run(["dvc", "metrics", "show", "--json"], project).stdout
+    assert "number_accuracy" in shown and "test_ece_after" in shown

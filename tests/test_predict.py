@@ -1,5 +1,8 @@
 """python -m stages.predict on real test digits saved as images, and on a file that is not one."""
 
+import json
+import re
+
 import numpy as np
 import pytest
 from conftest import run
@@ -106,7 +109,7 @@ def test_any_size_reads_or_says_why(digits, tmp_path, side):
     except UserError as err:
         assert side < 12 and "no ink found" in str(err)
     else:
-        assert result.shape == (28, 28) and result.any()
+        assert result.shape == (1, 28, 28) and result.any()
         if side >= 12:
             assert similarity(result, digit) > 0.7
 
@@ -150,7 +153,8 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     Image.new("RGB", (64, 64), "white").save(tmp_path / "blank.png")
     files.append(tmp_path / "blank.png")
 
-    result = run(["python", "-m", "stages.predict", *map(str, files)], project, check=False)
+    command = ["python", "-m", "stages.predict", "--threshold", "0", *map(str, files)]
+    result = run(command, project, check=False)
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 2 and errors[0].startswith(f"error: {tmp_path / 'notes.txt'}: not a")
@@ -175,3 +179,52 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     images_only.remove(str(tmp_path / "blank.png"))
     expected = run(["python", "-c", script, *images_only], project).stdout.split()
     assert [printed[path].split()[0] for path in images_only] == expected
+
+
+def read_line(line: str) -> tuple[str, list[float], str]:
+    """`path: 01[2]3 (99.0% 98.0% 41.0% 97.0%) needs a person` -> (digits as printed, the
+    probabilities, what follows them)."""
+    match = re.fullmatch(r".+?: (\S+) \(([^)]*)\)(.*)", line)
+    assert match, line
+    probabilities = [float(p.rstrip("%")) / 100 for p in match[2].split()]
+    return match[1], probabilities, match[3].strip()
+
+
+def test_a_doubtful_digit_is_marked_and_the_number_needs_a_person(project, mnist, tmp_path):
+    """A 4-digit number read with a threshold between its two least sure digits: the least sure
+    is marked, the line says it needs a person, and the exit code stays 0."""
+    from stages.numbers import number_image
+
+    rng = np.random.default_rng(3)
+    picked = rng.choice(len(mnist["y_test"]), 4, replace=False)
+    number_image(list(mnist["x_test"][picked]), False, rng).save(tmp_path / "number.png")
+    predict = ["python", "-m", "stages.predict", str(tmp_path / "number.png"), "--digits", "4"]
+
+    digits, probabilities, rest = read_line(run([*predict, "--threshold", "0"], project).stdout)
+    assert len(digits) == 4 and digits.isdigit() and rest == ""
+    order = np.argsort(probabilities)
+    assert probabilities[order[0]] < probabilities[order[1]]  # one least sure digit
+    threshold = (probabilities[order[0]] + probabilities[order[1]]) / 2
+    result = run([*predict, "--threshold", str(threshold)], project)
+    marked, again, rest = read_line(result.stdout.strip())
+    expected = "".join(f"[{d}]" if i == order[0] else d for i, d in enumerate(digits))
+    assert (marked, again, rest) == (expected, probabilities, "needs a person")
+    assert result.returncode == 0
+
+    # the threshold the export chose on validation is the default
+    fitted = json.loads((project / "models/best/calibration.json").read_text())
+    default = read_line(run(predict, project).stdout.strip())
+    doubtful = [p < fitted["threshold"] for p in probabilities]
+    assert default[0].count("[") == sum(doubtful)
+    assert (default[2] == "needs a person") == any(doubtful)
+
+    # a reading of another length than expected needs a person too
+    wrong_length = run([*predict[:-1], "5", "--threshold", "0"], project).stdout.strip()
+    assert read_line(wrong_length)[2] == "needs a person: 4 digits, expected 5"
+
+
+def test_the_threshold_flag_is_checked(project, tmp_path):
+    Image.new("L", (28, 28)).save(tmp_path / "x.png")
+    result = run(["python", "-m", "stages.predict", str(tmp_path / "x.png"), "--threshold", "2"],
+                 project, check=False)  # fmt: skip
+    assert result.returncode == 2 and "--threshold: 2 is not a probability" in result.stderr

@@ -228,6 +228,8 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
         "nas": ["seed", "nas.trial_fraction", "nas.tuner", "nas.objective", "nas.max_trials",
                 "nas.batch_size", "nas.max_model_size", "nas.max_mflops"],
         "ensemble": ["models", "ensemble.top_k"],
+        "export": ["export.select_by", "export.max_wrong_accepted"],
+        "numbers": ["seed", "numbers.count", "numbers.digits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
     }.items()
 }  # fmt: skip
@@ -313,6 +315,22 @@ def first_step(stage: str, params, root: Path) -> None:
         from stages import ensemble
 
         ensemble.candidates(params)
+    elif stage == "export":
+        from stages import calibration
+
+        x, y = common.load_split("val")
+        probs = np.full((len(y), 10), 0.05)
+        probs[np.arange(len(y)), (y + np.arange(len(y)) % 3 // 2) % 10] = 0.55  # a third wrong
+        temperature = calibration.fit_temperature(y, probs)
+        scaled = calibration.scale(probs, temperature)
+        calibration.choose_threshold(y, scaled, params.export.max_wrong_accepted)
+    elif stage == "numbers":
+        from stages.numbers import number_image
+
+        x, y = common.load_split("test")
+        rng = np.random.default_rng(params.seed)
+        picked = rng.choice(len(y), params.numbers.digits, replace=False)
+        number_image(list(x[picked]), touching=True, rng=rng)
     elif stage == "plot":
         import io
 

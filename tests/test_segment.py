@@ -1,0 +1,117 @@
+"""Cutting a row of real handwritten digits (official test digits) into single digits."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stages import segment
+from stages.numbers import number_image, pen, place
+from stages.predict import find_ink, to_digits, to_grey
+
+
+def frames_match(frames: np.ndarray, digits: np.ndarray) -> list[int]:
+    """For each segmented frame, the source digit it stands for: the one-to-one matching of
+    frames to digits that maximises their total correlation."""
+    from scipy.optimize import linear_sum_assignment
+
+    def standard(images):
+        flat = images.reshape(len(images), -1).astype(float)
+        return (flat - flat.mean(1, keepdims=True)) / (flat.std(1, keepdims=True) + 1e-9)
+
+    sources = np.stack([segment.to_mnist_frame(digit / 255.0) for digit in digits])
+    similarity = standard(frames) @ standard(sources).T
+    rows, cols = linear_sum_assignment(-similarity)
+    return cols[np.argsort(rows)].tolist()
+
+
+@pytest.fixture(scope="module")
+def classify(mnist):
+    """A real classifier for the segmentation graph: a small convnet trained here on 10,000
+    training digits for two epochs (about 97% accurate, 20 s)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax"),
+    ])  # fmt: skip
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(mnist["x_train"][:20_000, ..., None], mnist["y_train"][:20_000], epochs=3, verbose=0)
+    return lambda images: model.predict(images[..., None], verbose=0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_separated_digits_come_out_one_each_in_order(mnist, seed):
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(10_000, 10, replace=False)
+    digits = mnist["x_test"][picked]
+    image = number_image(list(digits), touching=False, rng=rng)
+    frames = to_digits(image)  # the ink's geometry alone, no classifier
+    assert len(frames) == 10
+    assert frames_match(frames, digits) == list(range(10))
+
+
+def row_of(inks: list[np.ndarray], gaps: list[int]) -> Image.Image:
+    """Dark ink on white paper: the given ink maps (same height) side by side, row by row
+    `gaps` pixels apart (negative: the strokes overlap, the digits touch)."""
+    height = inks[0].shape[0]
+    canvas = np.zeros((2 * height, 2 * height * (len(inks) + 1)), np.float32)
+    left, top = height, height // 2
+    for i, ink in enumerate(inks):
+        if i:
+            left = place(canvas, ink, top, gaps[i - 1])
+        window = canvas[top : top + height, left : left + ink.shape[1]]
+        np.maximum(window, ink, out=window)
+    return Image.fromarray((255 * (1 - np.clip(canvas, 0, 1))).astype(np.uint8))
+
+
+def test_broken_strokes_are_merged_into_their_digit(mnist):
+    """A 5 whose flag is cut off, a 4 whose top is open: two components each, one digit each."""
+    labels = mnist["y_test"]
+    five = pen(mnist["x_test"][np.flatnonzero(labels == 5)[0]], 84, 0.0, 1.0)
+    four = pen(mnist["x_test"][np.flatnonzero(labels == 4)[1]], 84, 0.0, 1.0)
+    seven = pen(mnist["x_test"][np.flatnonzero(labels == 7)[0]], 84, 0.0, 1.0)
+    broken_five, broken_four = five.copy(), four.copy()
+    broken_five[:, : broken_five.shape[1] // 2][:34] = 0  # the flag's join to the body
+    broken_four[22:38] = 0  # the open top: a band across both arms
+    for broken in (broken_five, broken_four):
+        ink = find_ink(to_grey(row_of([broken], [])))
+        from skimage import measure
+
+        assert measure.label(ink > 0).max() >= 2  # the test digit really is in pieces
+    image = row_of([seven, broken_five, seven, broken_four, seven], [20, 20, 20, 20])
+    frames = to_digits(image)
+    assert len(frames) == 5
+
+
+@pytest.mark.parametrize("which", range(2))
+@pytest.mark.parametrize("number", [(2, 3, 6, 8)])
+def test_touching_digits_are_split_where_the_classifier_reads_them_best(
+    mnist, classify, number, which
+):
+    """Two pairs of digits written touching, one component each: knowing the count (as of a
+    phone number's 10), the segmentation graph cuts each where the pieces read as digits."""
+    labels, images = mnist["y_test"], mnist["x_test"]
+    picked = [np.flatnonzero(labels == d)[which] for d in number]
+    image = row_of([pen(images[i], 56, 0.0, 1.0) for i in picked], [-1, 20, -1])
+    from skimage import measure
+
+    assert measure.label(find_ink(to_grey(image)) > 0, connectivity=2).max() == 2
+    frames = to_digits(image, classify, count=4)
+    assert classify(frames).argmax(axis=1).tolist() == list(number)
+
+
+def test_a_wide_component_is_split_by_its_width_without_a_classifier(mnist):
+    labels = mnist["y_test"]
+    ink = [pen(mnist["x_test"][np.flatnonzero(labels == d)[0]], 56, 0.0, 1.0) for d in (2, 3, 6, 8)]
+    image = row_of(ink, [20, -3, 20])  # 3 and 6 touch
+    assert len(to_digits(image)) == 4
+
+
+def test_a_single_wide_digit_is_never_cut(mnist, classify):
+    widest = max(range(2000), key=lambda i: np.ptp(np.flatnonzero(mnist["x_test"][i].any(0))))
+    image = row_of([pen(mnist["x_test"][widest], 84, 0.0, 1.0)], [])
+    assert len(to_digits(image)) == 1
+    assert len(to_digits(image, classify)) == 1
