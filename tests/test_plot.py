@@ -15,6 +15,8 @@ FIGURES = [
     "confusion.png",
     "accuracy_vs_cost.png",
     "errors.png",
+    "reliability.png",
+    "risk_coverage.png",
     "saliency.png",
     "architecture.png",
 ]

@@ -184,7 +184,7 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
 def read_line(line: str) -> tuple[str, list[float], str]:
     """`path: 01[2]3 (99.0% 98.0% 41.0% 97.0%) needs a person` -> (digits as printed, the
     probabilities, what follows them)."""
-    match = re.fullmatch(r".+?: (\S+) \(([^)]*)\)(.*)", line)
+    match = re.fullmatch(r".+?: (\S+) \(([^)]*)\)(.*)", line.strip())
     assert match, line
     probabilities = [float(p.rstrip("%")) / 100 for p in match[2].split()]
     return match[1], probabilities, match[3].strip()
