@@ -37,7 +37,7 @@ repro: venv
 # CI runs it; `dvc exp show` lists it; `git checkout . && dvc checkout` goes back to your state.
 SMALL_PARAMS = -S data.limit=2000 -S epochs=1 -S convnet.epochs=null \
 	-S deep_convnet.epochs=null -S nas.max_trials=1 -S nas.trial_epochs=1 -S nas.epochs=1 \
-	-S evaluate.latency_runs=5
+	-S evaluate.latency_runs=5 -S numbers.count=20
 small: venv
 	dvc exp run $(SMALL_PARAMS) $(if $(NAME),--name $(NAME))
 	python .ci/check_outputs.py
