@@ -75,10 +75,6 @@ def slant(regions) -> float:
     return float(np.clip(np.median(shears), -1, 1)) if shears else 0.0
 
 
-def extent(mask: np.ndarray, x: np.ndarray) -> tuple[float, float]:
-    return float(x[mask].min()), float(x[mask].max()) + 1
-
-
 def merge(groups: list[list[int]], owner, x, rows, height: float) -> list[list[int]]:
     """Components joined into digits: first a part of a digit over another along the slant,
     then a fragment (far lower than a digit) with its nearer neighbour, if that is close. Two

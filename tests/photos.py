@@ -12,9 +12,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-PAPERS = [(250, 250, 250), (245, 238, 220), (250, 240, 170), (250, 215, 220), (205, 225, 245),
-          (215, 215, 210), (235, 245, 225)]  # fmt: skip
-INKS = [(20, 20, 25), (25, 40, 140), (150, 25, 30), (30, 90, 40), (90, 90, 95), (60, 30, 100)]
+from stages.numbers import INKS, PAPERS  # the same inks and papers as the numbers evaluation
 
 
 def lighting(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
