@@ -8,7 +8,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Keep TensorFlow's C++ start-up chatter out of the logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: repro small queue test lint lock venv clean-venv
+.PHONY: repro small queue test lint lock venv clean-venv demo
 
 venv: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml requirements-$(EXTRAS).lock
 # Re-resolve the lock files after a change to pyproject.toml's pins (tests/test_lock.py fails
 # until then). The versions already locked are kept wherever they still fit. Needs uv (a dev
 # extra; or pip install uv).
-UV_COMPILE = uv pip compile --quiet pyproject.toml --python-version 3.11 --extra dev
+UV_COMPILE = uv pip compile --quiet pyproject.toml --python-version 3.11 --extra dev --extra demo
 lock:
 	$(UV_COMPILE) --universal --extra cpu -o requirements-cpu.lock
 	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 --extra gpu -o requirements-gpu.lock
@@ -52,6 +52,12 @@ THREADS ?= $(shell echo $$(( $(CORES) / $(JOBS) > 0 ? $(CORES) / $(JOBS) : 1 )))
 queue: venv
 	$(if $(filter-out 1,$(JOBS)),TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=1) \
 		dvc queue start --jobs $(JOBS)
+
+# A page to draw or upload digits and see what models/best reads, with a JSON API beside it
+# (README, "Try it"): http://127.0.0.1:$(PORT). It serves on the loopback address only.
+PORT ?= 7860
+demo: venv
+	python -m stages.demo --port $(PORT)
 
 test: venv
 	python -m pytest

@@ -22,6 +22,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -135,23 +136,29 @@ def to_digits(image: Image.Image, classify=None, count: int | None = None) -> np
     return np.stack([segment.to_mnist_frame(ink) for ink in inks])
 
 
-def read_image(path: Path, classify=None, count: int | None = None) -> np.ndarray:
-    """The digits in an image file, as to_digits; a UserError naming the file otherwise."""
+def read_image(
+    source: Path | BinaryIO, classify=None, count: int | None = None, name: str | None = None
+) -> np.ndarray:
+    """The digits in an image file (a path, or an open binary file such as the bytes of an
+    upload), as to_digits; a UserError naming it (`name`, else the path) otherwise."""
+    name = name or str(source)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; both are refused here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.load()
                 return to_digits(image, classify, count)
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
+        raise UserError(f"{name}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise UserError(f"{path}: too large to read safely ({err})") from None
-    except (UnidentifiedImageError, OSError, ValueError, EOFError) as err:
-        raise UserError(f"{path}: not a readable image ({err})") from None
+        raise UserError(f"{name}: too large to read safely ({err})") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{name}: not a readable image (no image format Pillow knows)") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise UserError(f"{name}: not a readable image ({err})") from None
     except UserError as err:
-        raise UserError(f"{path}: {err}") from None
+        raise UserError(f"{name}: {err}") from None
 
 
 def load_classifier(path: Path):

@@ -37,7 +37,8 @@ def canonical(name: str) -> str:
 def test_lock_pins_every_dependency_at_its_pyproject_version(extra):
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"][extra],
-              *project["optional-dependencies"]["dev"]]  # fmt: skip
+              *project["optional-dependencies"]["dev"],
+              *project["optional-dependencies"]["demo"]]  # fmt: skip
     pins = locked(extra)
     for line in wanted:
         requirement = Requirement(line)
@@ -59,4 +60,4 @@ def test_lock_pins_every_dependency_at_its_pyproject_version(extra):
 def test_lock_was_made_by_make_lock_for_this_extra(extra):
     header = (REPO / f"requirements-{extra}.lock").read_text().splitlines()[1]
     assert "uv pip compile pyproject.toml" in header
-    assert f"--extra {extra}" in header and "--extra dev" in header
+    assert f"--extra {extra}" in header and "--extra dev" in header and "--extra demo" in header

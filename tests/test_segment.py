@@ -25,21 +25,8 @@ def frames_match(frames: np.ndarray, digits: np.ndarray) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def classify(mnist):
-    """A real classifier for the segmentation graph: a small convnet trained here on 10,000
-    training digits for two epochs (about 97% accurate, 20 s)."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax"),
-    ])  # fmt: skip
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(mnist["x_train"][:20_000, ..., None], mnist["y_train"][:20_000], epochs=3, verbose=0)
-    return lambda images: model.predict(images[..., None], verbose=0)
+def classify(small_convnet):
+    return lambda images: small_convnet.predict(images, verbose=0)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -1,0 +1,303 @@
+"""demo: a page to try the exported model, and a JSON API beside it (make demo; PORT= to choose).
+
+Draw a digit or a row of them, or upload a photo or scan: the page shows the digits read, each
+one's calibrated probability, the doubtful ones marked and whether the reading needs a person,
+exactly as `python -m stages.predict` reads the same image; for a single digit, also the
+integrated-gradients map of what the model looked at. Programs POST the bytes of a PNG or JPEG
+(any image Pillow reads) to /api/read and get the same reading as JSON.
+
+It serves on 127.0.0.1 and works offline: Gradio's analytics and run history are off, nothing
+is fetched from a hub, and the page's scripts and fonts come from the installed package.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before Gradio and huggingface_hub are imported: they read these at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import argparse
+import html
+import io
+import json
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from stages import predict
+from stages.common import UserError, cli
+
+MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
+SHOWN_SIDE = 112  # pixels a side for each 28x28 digit the page shows
+
+
+@dataclass
+class Reader:
+    """The exported model with what the page and the API need to answer: the calibrated
+    classifier, its reject threshold, the Keras model (for integrated gradients), the card."""
+
+    classify: object
+    threshold: float
+    keras_model: object
+    model: dict
+
+    @classmethod
+    def load(cls, saved_model: Path) -> Reader:
+        import keras
+
+        folder = saved_model.parent
+        classify = predict.load_classifier(saved_model)
+        try:
+            best = json.loads((folder / "best.json").read_text())
+            card = (folder / "MODEL_CARD.md").read_text()
+        except (OSError, ValueError) as err:
+            raise UserError(f"{folder}: no model card ({err}); run `dvc repro export`") from None
+        revision = re.search(r"^Git revision: (.+?)\.(?: |$)", card, re.MULTILINE)
+        model = {
+            "name": best["model"],
+            "test_accuracy": best["test_accuracy"],
+            "git_revision": revision.group(1) if revision else "unknown",
+        }
+        keras_model = keras.saving.load_model(folder / "model.keras")
+        return cls(classify, predict.reject_threshold(saved_model), keras_model, model)
+
+    def read(self, source, digits: int | None = None, name: str | None = None):
+        """The Reading of an image (a path or an open binary file) and the 28x28 frames read."""
+        frames = predict.read_image(source, self.classify, digits, name)
+        probs = self.classify(frames)
+        return predict.Reading.of(probs, self.threshold, digits), frames
+
+    def as_json(self, reading: predict.Reading) -> dict:
+        return {
+            "digits": reading.digits,
+            "probabilities": reading.probabilities,
+            "doubtful": reading.doubtful,
+            "needs_person": reading.needs_person,
+            "expected_digits": reading.expected,
+            "threshold": self.threshold,
+            "model": self.model,
+        }
+
+    def attribution(self, frame: np.ndarray, digit: int) -> np.ndarray:
+        """Integrated gradients of the digit's class over the frame, as an RGB image: red
+        pixels raised the class, blue lowered it."""
+        from stages.plot import integrated_gradients
+
+        attribution = integrated_gradients(self.keras_model, frame[None], np.array([digit]))[0]
+        limit = np.abs(attribution).max() or 1.0
+        rgb = colormaps["RdBu_r"](0.5 + attribution / (2 * limit))[..., :3]
+        return enlarge((rgb * 255).astype(np.uint8))
+
+
+def enlarge(image: np.ndarray) -> np.ndarray:
+    """A 28x28 image at SHOWN_SIDE pixels a side, pixels kept square and sharp."""
+    factor = SHOWN_SIDE // 28
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def short(revision: str) -> str:
+    """A git revision as `git log --oneline` shows it: the commit's first 12 hex digits."""
+    return re.sub(r"\b([0-9a-f]{12})[0-9a-f]{28}\b", r"\1", revision)
+
+
+def answer_html(reading: predict.Reading) -> str:
+    """The digit string, doubtful digits [in brackets] and red, and the verdict."""
+    marks = "".join(
+        f'<span class="doubtful" title="{p:.1%}">[{d}]</span>' if doubtful else d
+        for d, p, doubtful in zip(
+            reading.digits, reading.probabilities, reading.doubtful, strict=True
+        )
+    )
+    if reading.expected is not None and len(reading.digits) != reading.expected:
+        verdict = f"Needs a person: {len(reading.digits)} digits, expected {reading.expected}."
+    elif reading.needs_person:
+        verdict = "Needs a person: the digits in [brackets] are doubtful."
+    else:
+        verdict = "Accepted: every digit is above the reject threshold."
+    percents = " ".join(f"{p:.1%}" for p in reading.probabilities)
+    return (
+        f'<div id="digits">{marks}</div><p id="probabilities">{percents}</p>'
+        f'<p id="verdict">{html.escape(verdict)}</p>'
+    )
+
+
+def probability_chart(reading: predict.Reading, threshold: float) -> Figure:
+    """One bar per digit, red when doubtful, and the reject threshold as a dashed line."""
+    figure = Figure(figsize=(6, 2.2), layout="constrained")
+    ax = figure.subplots()
+    colours = ["#d62728" if doubtful else "#3b7dd8" for doubtful in reading.doubtful]
+    positions = range(len(reading.digits))
+    ax.bar(positions, reading.probabilities, color=colours)
+    ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label="reject threshold")
+    ax.set_xticks(positions, list(reading.digits))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.legend(loc="lower right", fontsize=8, framealpha=1)
+    return figure
+
+
+def page(reader: Reader) -> gr.Blocks:
+    model = reader.model
+    with gr.Blocks(title="MNIST digit reader", analytics_enabled=False) as blocks:
+        gr.Markdown(
+            f"# Read handwritten digits\nModel `{model['name']}`, test accuracy "
+            f"{model['test_accuracy']:.2%}, git revision `{short(model['git_revision'])}` "
+            f"(models/best/MODEL_CARD.md). Digits below {reader.threshold:.1%} probability "
+            "are doubtful. Programs: `POST /api/read` with the image's bytes (README)."
+        )
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Draw"):
+                    drawing = gr.Sketchpad(
+                        label="Pick the brush (left), then draw one digit or a row of them",
+                        type="pil",
+                        image_mode="RGB",
+                        canvas_size=(840, 280),
+                        brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=9),
+                        layers=False,
+                        transforms=(),
+                        elem_id="drawing",
+                    )
+                    read_drawing = gr.Button("Read the drawing", variant="primary")
+                with gr.Tab("Upload"):
+                    upload = gr.File(
+                        label="A photo or scan (PNG, JPEG, ...)",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="upload",
+                    )
+                    read_upload = gr.Button("Read the upload", variant="primary")
+                expected = gr.Number(
+                    label="Digits expected (0: any)", value=0, minimum=0, maximum=40, precision=0
+                )
+            with gr.Column():
+                answer = gr.HTML(label="Answer", elem_id="answer")
+                chart = gr.Plot(label="Calibrated probability of each digit", elem_id="chart")
+                seen = gr.Image(
+                    label="What the model read (28x28 each)",
+                    height=SHOWN_SIDE + 40,
+                    buttons=["download"],
+                    elem_id="seen",
+                )
+                saliency = gr.Image(
+                    label="Integrated gradients, single digit: red raised the answer",
+                    height=SHOWN_SIDE + 40,
+                    buttons=["download"],
+                    elem_id="saliency",
+                )
+
+        def respond(source, digits, name):
+            count = int(digits) if digits else None
+            if count is not None and not 1 <= count <= 40:
+                raise gr.Error(f"digits expected: {count} is not between 1 and 40")
+            try:
+                reading, frames = reader.read(source, count, name)
+            except UserError as err:
+                raise gr.Error(str(err), print_exception=False) from None
+            chart = probability_chart(reading, reader.threshold)
+            strip = enlarge(np.concatenate(list(frames), axis=1))
+            ig = reader.attribution(frames[0], int(reading.digits)) if len(frames) == 1 else None
+            return answer_html(reading), chart, strip, ig
+
+        def from_drawing(sketch, digits):
+            composite = sketch and sketch.get("composite")
+            if composite is None or np.asarray(composite.convert("L")).min() > 200:
+                raise gr.Error("The canvas is empty: draw a digit first.", print_exception=False)
+            png = io.BytesIO()
+            composite.save(png, format="PNG")
+            png.seek(0)
+            return respond(png, digits, "the drawing")
+
+        def from_upload(path, digits):
+            if not path:
+                raise gr.Error("No file uploaded yet.", print_exception=False)
+            return respond(Path(path), digits, Path(path).name)
+
+        outputs = [answer, chart, seen, saliency]
+        read_drawing.click(from_drawing, [drawing, expected], outputs, api_visibility="private")
+        read_upload.click(from_upload, [upload, expected], outputs, api_visibility="private")
+    return blocks
+
+
+def app(reader: Reader) -> FastAPI:
+    """The page at /, and POST /api/read: image bytes in (?digits=N optional), JSON out."""
+    api = FastAPI(title="MNIST digit reader")
+    limit = MAX_UPLOAD_MB * 2**20
+
+    @api.post("/api/read")
+    async def read(request: Request, digits: int | None = None) -> JSONResponse:
+        if digits is not None and not 1 <= digits <= 40:
+            return JSONResponse({"error": f"digits: {digits} is not between 1 and 40"}, 400)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                error = f"request body: more than {MAX_UPLOAD_MB} MB"
+                return JSONResponse({"error": error}, 413)
+        if not body:
+            return JSONResponse({"error": "request body: empty; send the image's bytes"}, 400)
+        try:
+            reading, _ = await run_in_threadpool(
+                reader.read, io.BytesIO(bytes(body)), digits, "request body"
+            )
+        except UserError as err:
+            return JSONResponse({"error": str(err)}, 400)
+        return JSONResponse(reader.as_json(reading))
+
+    return gr.mount_gradio_app(
+        api,
+        page(reader),
+        path="/",
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        footer_links=["gradio", "settings"],
+        run_history=False,
+        mcp_server=False,
+        ssr_mode=False,
+        css="#digits {font: 600 2.4em monospace; letter-spacing: .1em} .doubtful {color: #d62728}",
+    )
+
+
+def check_port(host: str, port: int) -> None:
+    """A UserError unless the server can listen there, said before the model is loaded."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            reason = err.strerror
+            raise UserError(f"--port {port}: cannot serve on {host}:{port} ({reason})") from None
+
+
+@cli
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m stages.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, default=predict.SAVED_MODEL, help="SavedModel")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on")
+    args = parser.parse_args()
+
+    check_port(args.host, args.port)
+    reader = Reader.load(args.model)
+    print(f"demo: {reader.model['name']} on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app(reader), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
