@@ -38,7 +38,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from stages import predict
-from stages.common import UserError, cli
+from stages.common import UserError, cli, load_model
 
 MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
 SHOWN_SIDE = 112  # pixels a side for each 28x28 digit the page shows
@@ -56,8 +56,6 @@ class Reader:
 
     @classmethod
     def load(cls, saved_model: Path) -> Reader:
-        import keras
-
         folder = saved_model.parent
         classify = predict.load_classifier(saved_model)
         try:
@@ -71,7 +69,7 @@ class Reader:
             "test_accuracy": best["test_accuracy"],
             "git_revision": revision.group(1) if revision else "unknown",
         }
-        keras_model = keras.saving.load_model(folder / "model.keras")
+        keras_model = load_model(folder / "model.keras")
         return cls(classify, predict.reject_threshold(saved_model), keras_model, model)
 
     def read(self, source, digits: int | None = None, name: str | None = None):
