@@ -17,13 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-from photos import photo  # noqa: E402
-
-from stages.common import UserError  # noqa: E402
-from stages.predict import SAVED_MODEL, load_classifier, to_digits  # noqa: E402
+from mnist_nas.errors import UserError
+from mnist_nas.paths import SAVED_MODEL
+from mnist_nas.reading.photos import photo
+from mnist_nas.reading.reader import to_digits
+from mnist_nas.serving import load_classifier
 
 
 def main() -> None:

@@ -14,16 +14,11 @@ Needs models/best and data/prepared (dvc repro export).
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stages.calibration import choose_threshold  # noqa: E402
-from stages.common import load_split  # noqa: E402
-from stages.numbers import read_numbers  # noqa: E402
-from stages.predict import SAVED_MODEL, load_classifier  # noqa: E402
+from mnist_nas.data.splits import load_split
+from mnist_nas.reading.evaluation import read_numbers
+from mnist_nas.scoring.calibration import choose_threshold
+from mnist_nas.serving import load_classifier
 
 TARGETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01]
 
@@ -34,12 +29,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    import os
-
-    os.chdir(REPO)
-    x, y = load_split("val")
-    probs = load_classifier(SAVED_MODEL)(x)  # calibrated, as the export's SavedModel serves
-    table = read_numbers(x, y, args.count, 10, args.seed)
+    x, y = load_split("val")  # run it from the project's folder
+    classify = load_classifier()
+    probs = classify(x)  # calibrated, as the export's SavedModel serves
+    table = read_numbers(x, y, args.count, 10, args.seed, classify, threshold=1.0)
     complete = table["read"].str.len() == table["truth"].str.len()
     wrong = table["read"] != table["truth"]
     print(f"{args.count} numbers of each kind from the validation digits (seed {args.seed})")

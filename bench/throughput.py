@@ -49,11 +49,10 @@ CPU_DEFAULT = [
 
 CHILD = """
 import json, os, sys, time
-sys.path.insert(0, {repo!r})
 import keras
-from stages import models, runtime
-from stages.common import load_split
-from stages.params import load_params
+from mnist_nas.data.splits import load_split
+from mnist_nas.params import load_params
+from mnist_nas.training import candidates, runtime
 
 name, repeats, batch_size = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 params = load_params({params!r})
@@ -64,7 +63,7 @@ jit_compile = forced.get(os.environ.get("BENCH_JIT"), params.train.jit_compile)
 mixed = forced.get(os.environ.get("BENCH_MIXED"), params.train.mixed_precision)
 runtime.setup(params.seed, mixed_precision=mixed)
 x, y = load_split("train")
-model = models.build(name, params)
+model = candidates.build(name, params)
 model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"], jit_compile=jit_compile)
 
@@ -130,7 +129,7 @@ def main() -> None:
     if args.peak_gflops:
         peak, machine = args.peak_gflops * 1e9, f"{machine}; given peak {args.peak_gflops:.0f}"
     print(f"{machine}: peak {peak / 1e9:.0f} GFLOP/s (CPU: fp32, 32 FLOPs/cycle/core)")
-    script = CHILD.format(repo=str(REPO), params=str(REPO / "params.yaml"))
+    script = CHILD.format(params=str(REPO / "params.yaml"))
     print(
         f"{'model':<14}{'setting':<20}{'batch':>6}{'images/s':>10}{'min-max':>16}"
         f"{'GFLOP/s':>9}{'of peak':>9}"

@@ -1,1 +1,2 @@
-"""Pipeline stages: one module per DVC stage, plus a few small shared modules."""
+"""The DVC stages of dvc.yaml, one module each, run as `python -m stages.NAME`. Their code is
+short: the library lives in mnist_nas."""

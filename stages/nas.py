@@ -1,218 +1,48 @@
 """nas: AutoKeras architecture search on the prepared data, then the winner's full training.
 
+Reads   data/prepared/{train,val}.npz; params seed, nas, train.patience, train.lr_schedule,
+        train.mixed_precision, train.jit_compile
+Writes  models/trained/nas/model.keras (a plain Keras model with the candidates' uint8 input)
+        metrics/nas/trials.csv (each trial's architecture, size, cost, proxy score, and the
+        winner's final score), metrics/nas/metrics.json, metrics/nas/time.json (timings)
+Keeps   NAS_SEARCH_DIR (default .dvc/tmp/nas)/search-<key>: the search, resumed if killed
+
 Trials are a cheap proxy: a few epochs on a stratified share of the training split, scored on
 the validation split. The best trial's architecture is then trained from scratch on all the
-training data with the candidates' schedule; that model is the `nas` model, a plain Keras model
-with the candidates' uint8 input.
-
-Writes models/trained/nas/model.keras, the trial table metrics/nas/trials.csv (each trial's
-architecture in brief, size, cost, proxy score, and the final score of the winner),
-metrics/nas/metrics.json and metrics/nas/time.json (search and final training wall times).
+training data with the candidates' schedule.
 
 Distributed search uses Keras Tuner's own mode. With KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT
 and KERASTUNER_TUNER_ID set, a process whose id contains "chief" serves the oracle over gRPC
 (run it as `dvc repro nas`); every other id is a worker that runs trials and writes nothing but
-its trials' checkpoints (`python -m stages.nas`). All of them must see the same search folder:
-NAS_SEARCH_DIR (default .dvc/tmp/nas) on a shared filesystem. The chief alone writes the outputs.
+its trials' checkpoints (`python -m stages.nas`). All of them must see the same search folder
+(NAS_SEARCH_DIR on a shared filesystem). The chief alone writes the outputs.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
-import re
 import shutil
 import time
-from pathlib import Path
 
-from stages.common import (
-    TRAINED,
-    UserError,
-    atomic_path,
-    cli,
-    load_split,
-    resume_dir,
-    stratified_subset,
-    write_json,
-)
-from stages.params import load_params
-
-MODEL = TRAINED / "nas" / "model.keras"
-METRICS = Path("metrics/nas")
+from mnist_nas import paths
+from mnist_nas.cli import cli, stage_args
+from mnist_nas.files import save_model, write_json
+from mnist_nas.params import Params, load_params
 
 
-def trial_table(tuner, block) -> list[dict]:
-    from stages.search_space import describe  # imports AutoKeras: only once it is needed
-
-    rows = []
-    for trial_id, trial in sorted(tuner.oracle.trials.items()):
-        timing_file = Path(tuner.get_trial_dir(trial_id), "timing.json")
-        timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
-        values = trial.hyperparameters.values
-        rows.append(
-            {
-                "trial": int(trial_id),
-                "status": trial.status,
-                "architecture": describe(block.architecture(values)),
-                "learning_rate": values.get("learning_rate"),
-                "score": trial.score,
-                "best_epoch": None if trial.best_step is None else trial.best_step + 1,
-                **timing,
-                "hyperparameters": json.dumps(values, sort_keys=True),
-            }
-        )
-    return rows
-
-
-def write_trials(path: Path, rows: list[dict]) -> None:
-    # Seconds go to time.json, not here: timings vary from run to run, the rest must not.
-    columns = [
-        "trial", "status", "architecture", "params", "mflops", "learning_rate", "score",
-        "best_epoch", "final_score", "worker", "hyperparameters",
-    ]  # fmt: skip
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns, restval="", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def trial_subset(x, y, fraction: float, seed: int):
-    """The stratified share of the training split that each trial trains on."""
-    keep = stratified_subset(y, math.floor(fraction * len(y)), seed, "nas.trial_fraction")
-    return x[keep], y[keep]
-
-
-def skipped_reason(message: str) -> str:
-    """One line naming the param behind keras-tuner's "consecutive failures" error."""
-    for key, sign in (("nas.max_mflops", "MFLOPs per image"), ("nas.max_model_size", "parameters")):
-        found = re.search(rf"Oversized model: ([\d.]+) {sign}", message)
-        if found:
-            return f"{key}: trials in a row were over it (the last: {found[1]} {sign})"
-    return " ".join(message.split())[:300]
-
-
-def distributed_role() -> str | None:
-    """This process's part in Keras Tuner's distributed mode: chief, worker, or None (alone)."""
-    if "KERASTUNER_ORACLE_IP" not in os.environ:
-        return None
-    for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
-        if not os.environ.get(name):
-            raise UserError(f"KERASTUNER_ORACLE_IP is set but {name} is not")
-    port = os.environ["KERASTUNER_ORACLE_PORT"]
-    if not (port.isdigit() and 0 < int(port) < 65536):
-        raise UserError(f"KERASTUNER_ORACLE_PORT: {port!r} is not a port number (1 to 65535)")
-    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
-
-
-def wait_for_chief(directory: Path, seconds: float = 120) -> None:
-    """A worker needs the chief's search folder: the same params and data give the same name."""
-    deadline = time.monotonic() + seconds
-    while not (directory / "oracle.json").exists():
-        if time.monotonic() > deadline:
-            raise UserError(
-                f"nas worker: no search folder {directory} from a chief after {seconds:.0f}s; "
-                "start the chief first, with the same params.yaml, data and NAS_SEARCH_DIR"
-            )
-        time.sleep(1)
-
-
-@cli
-def main() -> None:
-    params = load_params()
-    nas = params.nas
-    role = distributed_role()
-
-    # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
-    import autokeras as ak
+def final_training(params: Params, arch: dict, lr: float, folder, strategy):
+    """The winning architecture from scratch on all the training data, with the candidates'
+    schedule (cosine decay, early stopping on validation, best epoch kept): (model, history)."""
     import keras
-    from autokeras.auto_model import get_tuner_class
 
-    from stages import runtime
-    from stages.search_space import (
-        DigitBlock,
-        WorkerFinished,
-        build_model,
-        describe,
-        optimizer_space,
-        timed,
-    )
+    from mnist_nas.data.splits import load_split
+    from mnist_nas.search.space import build_model
+    from mnist_nas.training import runtime
 
-    # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
-    seed = params.seed or 1
-    strategy = runtime.setup(params.seed, mixed_precision=False)  # AutoKeras' head: float32
-    x_train, y_train = load_split("train")
-    x_val, y_val = load_split("val")
-    x_trial, y_trial = trial_subset(x_train, y_train, nas.trial_fraction, params.seed)
-
-    root = os.environ.get("NAS_SEARCH_DIR", ".dvc/tmp/nas")
-    final_settings = params.train.model_dump(include={"patience", "lr_schedule"})
-    directory = resume_dir(
-        root, "search", [nas.model_dump(), seed, final_settings], remove_stale=role != "worker"
-    )
-    if role == "worker":
-        wait_for_chief(directory)
-    elif (directory / "oracle.json").exists():
-        print(f"nas: resuming the search in {directory}")
-
-    inputs = ak.ImageInput()
-    block = DigitBlock()
-    tuner_options = {"hyperparameters": optimizer_space()}
-    if nas.tuner == "greedy":
-        tuner_options["initial_hps"] = [block.first_trial()]
-    if nas.tuner == "hyperband":  # its largest budget: a full trial; smaller ones are thirds
-        tuner_options["max_epochs"] = nas.trial_epochs
-    search = ak.AutoModel(
-        inputs=inputs,
-        outputs=ak.ClassificationHead(dropout=0.0)(block(inputs)),  # the block has dropout
-        directory=directory.parent,
-        project_name=directory.name,
-        max_trials=nas.max_trials,
-        objective=nas.objective,
-        tuner=timed(get_tuner_class(nas.tuner), nas.max_mflops),
-        seed=seed,
-        max_model_size=nas.max_model_size,
-        **tuner_options,
-    )
-    if role == "chief":
-        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-        print(f"nas chief: serving {nas.max_trials} trials on {address}, search in {directory}")
-    started = time.perf_counter()
-    # Passing our own EarlyStopping (patience: never within a trial) and validation data makes
-    # AutoKeras skip its own retraining of the winner: the final training below does that.
-    mode = "max" if nas.objective == "val_accuracy" else "min"
-    try:
-        search.fit(
-            x_trial,
-            y_trial,
-            validation_data=(x_val, y_val),
-            epochs=nas.trial_epochs,
-            batch_size=nas.batch_size,
-            callbacks=[
-                keras.callbacks.EarlyStopping(nas.objective, patience=nas.trial_epochs, mode=mode)
-            ],
-            verbose=2,
-        )
-    except WorkerFinished as finished:
-        tuner_id = os.environ["KERASTUNER_TUNER_ID"]
-        print(f"nas worker {tuner_id}: ran trials {', '.join(finished.args[0]) or 'none'}")
-        return
-    except RuntimeError as err:  # keras-tuner gives up after a few failed trials in a row
-        if "consecutive failures" not in str(err):
-            raise
-        raise UserError(f"nas: the search stopped: {skipped_reason(str(err))}") from None
-    search_time = time.perf_counter() - started
-    best = search.tuner.oracle.get_best_trials(1)[0]
-    arch = block.architecture(best.hyperparameters.values)
-    lr = best.hyperparameters.get("learning_rate")
-    print(f"nas: best trial {best.trial_id} ({nas.objective} {best.score:.4f}): {describe(arch)}")
-
-    # The final training: the winning architecture from scratch on all the training data, with
-    # the candidates' schedule (cosine decay, early stopping on validation, best epoch kept).
-    started = time.perf_counter()
+    nas = params.nas
+    (x_train, y_train), val = load_split("train"), load_split("val")
     train_ds = runtime.dataset(x_train, y_train, nas.batch_size, shuffle_seed=params.seed)
-    val_ds = runtime.dataset(x_val, y_val, nas.batch_size)
+    val_ds = runtime.dataset(*val, nas.batch_size)
     keras.utils.set_random_seed(params.seed)  # the same start whether or not the search resumed
     runtime.set_precision(params.train.mixed_precision)
     with strategy.scope():
@@ -224,50 +54,108 @@ def main() -> None:
             lr_schedule=params.train.lr_schedule,
             jit_compile=params.train.jit_compile,
         )
+    callbacks = [
+        *runtime.fit_callbacks(folder, params.train.patience),
+        runtime.progress("nas final", nas.epochs),
+    ]
     history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=nas.epochs,
-        callbacks=runtime.fit_callbacks(directory / "final", params.train.patience),
-        verbose=2,
+        train_ds, validation_data=val_ds, epochs=nas.epochs, callbacks=callbacks, verbose=0
     )
-    final_time = time.perf_counter() - started
+    return model, history
+
+
+def write_outputs(params: Params, search, block, best, model, history, seconds: dict) -> None:
+    from mnist_nas.search.trials import trial_table, write_trials
+
     scores = history.history["val_accuracy"]
     final_epoch = max(range(len(scores)), key=scores.__getitem__)
-
     rows = trial_table(search.tuner, block)
     for row in rows:
         if row["trial"] == int(best.trial_id):
             row["final_score"] = scores[final_epoch]
-    completed = [row for row in rows if row["status"] == "COMPLETED"]
-    with atomic_path(MODEL) as tmp:
-        model.save(tmp)
-    write_trials(METRICS / "trials.csv", rows)
+    save_model(model, paths.model_file("nas"))
+    write_trials(paths.NAS / "trials.csv", rows)
     write_json(
-        METRICS / "metrics.json",
+        paths.NAS / "metrics.json",
         {
             "best_trial": int(best.trial_id),
-            "trial_" + nas.objective: best.score,
+            "trial_" + params.nas.objective: best.score,
             "val_accuracy": scores[final_epoch],
             "best_epoch": history.epoch[final_epoch] + 1,  # counted from 1, across a resume
             "params": model.count_params(),
-            "trials_completed": len(completed),
+            "trials_completed": sum(row["status"] == "COMPLETED" for row in rows),
         },
     )
-    trial_seconds = {row["trial"]: row.get("seconds") for row in rows}
     write_json(
-        METRICS / "time.json",
+        paths.NAS / "time.json",
         {
-            "search_time_s": round(search_time, 1),
-            "final_training_s": round(final_time, 1),
+            **seconds,
             "final_epochs_run": history.epoch[-1] + 1,
-            "trial_seconds": trial_seconds,
+            "trial_seconds": {row["trial"]: row.get("seconds") for row in rows},
         },
     )
+
+
+@cli
+def main(argv: list[str] | None = None) -> None:
+    stage_args("stages.nas", __doc__, argv)
+    params = load_params()
+    nas = params.nas
+    from mnist_nas.search.trials import distributed_role, trial_subset, wait_for_chief
+
+    role = distributed_role()
+
+    # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
+    from mnist_nas.data.splits import load_split
+    from mnist_nas.search.automodel import automodel, run_trials
+    from mnist_nas.search.space import WorkerFinished, describe
+    from mnist_nas.training import runtime
+    from mnist_nas.training.resume import resume_dir
+
+    # AutoKeras and keras-tuner treat seed 0 as "no seed"; the global Keras seed is set too.
+    seed = params.seed or 1
+    strategy = runtime.setup(params.seed, mixed_precision=False)  # AutoKeras' head: float32
+    x_train, y_train = load_split("train")
+    validation = load_split("val")
+    trial_data = trial_subset(x_train, y_train, nas.trial_fraction, params.seed)
+
+    root = os.environ.get("NAS_SEARCH_DIR", paths.RESUME / "nas")
+    final_settings = params.train.model_dump(include={"patience", "lr_schedule"})
+    directory = resume_dir(
+        root, "search", [nas.model_dump(), seed, final_settings], remove_stale=role != "worker"
+    )
+    if role == "worker":
+        wait_for_chief(directory)
+    elif (directory / "oracle.json").exists():
+        print(f"nas: resuming the search in {directory}")
+
+    search, block = automodel(nas, seed, directory)
+    if role == "chief":
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        print(f"nas chief: serving {nas.max_trials} trials on {address}, search in {directory}")
+    started = time.perf_counter()
+    try:
+        run_trials(search, nas, trial_data, validation)
+    except WorkerFinished as finished:
+        tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+        print(f"nas worker {tuner_id}: ran trials {', '.join(finished.args[0]) or 'none'}")
+        return
+    search_time = time.perf_counter() - started
+    best = search.tuner.oracle.get_best_trials(1)[0]
+    arch = block.architecture(best.hyperparameters.values)
+    print(f"nas: best trial {best.trial_id} ({nas.objective} {best.score:.4f}): {describe(arch)}")
+
+    started = time.perf_counter()
+    lr = best.hyperparameters.get("learning_rate")
+    model, history = final_training(params, arch, lr, directory / "final", strategy)
+    final_time = time.perf_counter() - started
+    seconds = {"search_time_s": round(search_time, 1), "final_training_s": round(final_time, 1)}
+    write_outputs(params, search, block, best, model, history, seconds)
     shutil.rmtree(directory)
     print(
-        f"nas: {len(completed)} trials in {search_time:.0f}s, then trial {best.trial_id} trained "
-        f"in {final_time:.0f}s: val_accuracy {scores[final_epoch]:.4f} -> {MODEL}"
+        f"nas: trial {best.trial_id} trained in {final_time:.0f}s after a {search_time:.0f}s "
+        f"search: val_accuracy {max(history.history['val_accuracy']):.4f} -> "
+        f"{paths.model_file('nas')}"
     )
 
 

@@ -1,226 +1,81 @@
 """plot: the figures users look at, as PNGs in metrics/figures (rendered by `dvc plots show`).
 
-training_curves.png    validation accuracy and training loss per epoch, every candidate
-confusion.png          the best model's confusion matrix on the test set
-accuracy_vs_cost.png   test accuracy against parameters and batch-1 latency, every model
-errors.png             test digits the best model gets wrong, true and predicted label
-saliency.png           integrated gradients: which pixels drive the best model's answer
-architecture.png       the best model's layer graph (graphviz), or its summary without it
-reliability.png        the exported model's reliability diagram on the test set, raw and calibrated
-risk_coverage.png      reading 10-digit numbers: wrong among the accepted against share accepted
+Reads   data/prepared/test.npz, metrics/train/*/plots, metrics/eval, metrics/calibration/
+        reliability, metrics/numbers, models/best; params models, plot.*
+Writes  metrics/figures/
+        training_curves.png   validation accuracy and training loss per epoch, every candidate
+        confusion.png         the best model's confusion matrix on the test set
+        accuracy_vs_cost.png  test accuracy against parameters and batch-1 latency, every model
+        errors.png            test digits the best model gets wrong, true and predicted label
+        saliency.png          integrated gradients: which pixels drive the best model's answer
+        architecture.png      the best model's layer graph (graphviz), or its summary without it
+        reliability.png       the exported model's reliability diagram on the test set
+        risk_coverage.png     10-digit numbers: wrong among the accepted against share accepted
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from stages.common import UserError, atomic_path, cli, load_model, load_split
-from stages.params import load_params
-
-FIGURES = Path("metrics/figures")
-EVAL = Path("metrics/eval")
-BEST = Path("models/best")
-RELIABILITY = Path("metrics/calibration/reliability")
-RISK_COVERAGE = Path("metrics/numbers/risk_coverage.csv")
+from mnist_nas import paths
+from mnist_nas.cli import cli, stage_args
+from mnist_nas.errors import UserError
+from mnist_nas.params import load_params
 
 
-def training_curves(candidates: list[str]) -> plt.Figure:
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for name in candidates:
-        history = Path("metrics/train") / name / "plots" / "metrics"
-        val_acc = pd.read_csv(history / "eval" / "accuracy.tsv", sep="\t")
-        train_loss = pd.read_csv(history / "train" / "loss.tsv", sep="\t")
-        acc_ax.plot(val_acc["step"] + 1, val_acc["accuracy"], marker="o", label=name)
-        loss_ax.plot(train_loss["step"] + 1, train_loss["loss"], marker="o", label=name)
-    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
-    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="loss", yscale="log")
-    for ax in (acc_ax, loss_ax):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return fig
-
-
-def confusion(best: str, actual: np.ndarray, predicted: np.ndarray) -> plt.Figure:
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
-    ConfusionMatrixDisplay.from_predictions(actual, predicted, ax=ax, cmap="Blues", colorbar=False)
-    ax.set_title(f"{best}: {(actual == predicted).mean():.2%} of {len(actual):,} test digits")
-    return fig
-
-
-def accuracy_vs_cost(leaderboard: dict, latency: dict, best: str) -> plt.Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, layout="constrained")
-    costs = [("params", "parameters", leaderboard), ("batch1_ms", "ms per image, batch 1", latency)]
-    for ax, (key, label, table) in zip(axes, costs, strict=True):
-        for name, scores in leaderboard.items():
-            x = table[name][key]
-            accuracy = scores["test_accuracy"]
-            ax.scatter(x, accuracy, s=60, marker="*" if name == best else "o")
-            ax.annotate(name, (x, accuracy), textcoords="offset points", xytext=(6, 4))
-        ax.set(xlabel=label, xscale="log")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test accuracy")
-    fig.suptitle(f"Test accuracy against cost (exported, chosen on validation: {best})")
-    return fig
-
-
-def errors(images: np.ndarray, actual: np.ndarray, predicted: np.ndarray, count: int):
-    wrong = np.flatnonzero(actual != predicted)[:count]
-    columns = min(12, max(len(wrong), 1))
-    rows = max(1, -(-len(wrong) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, index in zip(axes.flat, wrong, strict=False):
-        ax.imshow(images[index], cmap="gray_r")
-        ax.set_title(f"{actual[index]} → {predicted[index]}", fontsize=9, color="darkred")
-    fig.suptitle(f"Misclassified test digits, true → predicted (first {len(wrong)})")
-    return fig
-
-
-def integrated_gradients(model, images: np.ndarray, targets: np.ndarray, steps: int = 32):
-    """Attribution of each pixel to the target class, from a black image to the digit."""
-    import keras
-    import tensorflow as tf
-
-    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if members:  # an ensemble: the gradient of a mean of probabilities is the mean of gradients
-        return np.mean([integrated_gradients(m, images, targets, steps) for m in members], axis=0)
-
-    # The models take uint8, which has no gradient: rewire the same layers to a float input.
-    float_input = keras.Input(shape=images.shape[1:], dtype="float32")
-    float_model = keras.models.clone_model(
-        model, input_tensors=float_input, clone_function=lambda layer: layer
-    )
-    x = tf.constant(images, tf.float32)
-    total = tf.zeros_like(x)
-    for alpha in np.linspace(0.0, 1.0, steps + 1):
-        scaled = alpha * x
-        with tf.GradientTape() as tape:
-            tape.watch(scaled)
-            probs = float_model(scaled, training=False)
-            score = tf.gather(probs, targets, batch_dims=1)
-        total += tape.gradient(score, scaled)
-    return (x * total / (steps + 1)).numpy()
-
-
-def saliency(model, images: np.ndarray, predicted: np.ndarray) -> plt.Figure:
-    attributions = integrated_gradients(model, images, predicted)
-    count = len(images)
-    fig, axes = plt.subplots(2, count, figsize=(count * 1.4, 3.2), squeeze=False)
-    for column in range(count):
-        axes[0, column].imshow(images[column], cmap="gray_r")
-        axes[0, column].set_title(f"predicted {predicted[column]}", fontsize=9)
-        limit = np.abs(attributions[column]).max() or 1.0
-        axes[1, column].imshow(attributions[column], cmap="RdBu_r", vmin=-limit, vmax=limit)
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.suptitle("Integrated gradients: red pixels raise the predicted class, blue lower it")
-    return fig
-
-
-def reliability(tables: dict[str, pd.DataFrame], temperature: float) -> plt.Figure:
-    """Accuracy against mean confidence per bin (dot area: digits in the bin), raw and
-    calibrated; a calibrated model lies on the diagonal."""
-    fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated perfectly")
-    for (which, table), colour in zip(tables.items(), ("tab:orange", "tab:blue"), strict=True):
-        ax.plot(table["confidence"], table["accuracy"], color=colour, alpha=0.6)
-        area = 10 + 200 * np.sqrt(table["count"] / table["count"].sum())
-        ax.scatter(table["confidence"], table["accuracy"], s=area, color=colour, label=which)
-    ax.set(xlabel="confidence (top probability)", ylabel="accuracy", xlim=(0, 1.02), ylim=(0, 1.02))
-    ax.set_title(f"Test digits, 15 bins; temperature {temperature:.3f} fitted on validation")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
-    return fig
-
-
-def risk_coverage(curve: pd.DataFrame, threshold_points: dict[str, tuple[float, float]]):
-    """The share of accepted numbers read wrong against the share accepted, and where the
-    default reject threshold puts each kind of number."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    for kind in ("separated", "touching"):
-        line = ax.plot(curve["coverage"], curve[kind], label=f"{kind} digits")[0]
-        coverage, risk = threshold_points[kind]
-        ax.scatter([coverage], [risk], color=line.get_color(), zorder=3, marker="D")
-    ax.set(xlabel="numbers accepted (share, most confident first)",
-           ylabel="accepted numbers read wrong", xlim=(0, 1), ylim=(0, None))  # fmt: skip
-    ax.set_title("10-digit numbers from test digits; diamonds: the default threshold")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
-
-
-def architecture(model, path: Path, dpi: int) -> None:
-    """keras.utils.plot_model where pydot and graphviz are installed, else the text summary."""
-    import keras
-
-    try:
-        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, dpi=round(dpi * 0.6))
-        return
-    except ImportError:  # no graphviz: draw the summary instead
-        pass
-    rows = [f"{'layer':<28}{'type':<22}{'output shape':<22}{'params':>10}"]
-    rows += [
-        f"{layer.name:<28}{type(layer).__name__:<22}{str(layer.output.shape):<22}"
-        f"{layer.count_params():>10,}"
-        for layer in model.layers
-    ]
-    rows.append(f"{model.name}: {model.count_params():,} parameters")
-    fig = plt.figure(figsize=(7.5, 0.16 * len(rows) + 0.3))
-    fig.text(0.02, 0.98, "\n".join(rows), family="monospace", fontsize=9, va="top")
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-
-
-def numbers_at_threshold() -> dict[str, tuple[float, float]]:
-    metrics = json.loads((RISK_COVERAGE.parent / "metrics.json").read_text())
-    return {
-        kind: (metrics[kind]["accepted"], metrics[kind]["wrong_among_accepted"])
-        for kind in ("separated", "touching")
-    }
+def read_json(path):
+    return json.loads(path.read_text())
 
 
 @cli
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    stage_args("stages.plot", __doc__, argv)
     params = load_params()
-    best_info = json.loads((BEST / "best.json").read_text())
-    best = best_info["model"]
-    leaderboard = json.loads((EVAL / "leaderboard.json").read_text())
-    latency = json.loads((EVAL / "latency.json").read_text())
-    predictions = pd.read_csv(EVAL / "confusion" / f"{best}.csv")
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from mnist_nas import figures
+    from mnist_nas.data.splits import load_split
+    from mnist_nas.files import atomic_path, load_model
+
+    best = read_json(paths.BEST / "best.json")["model"]
+    predictions = pd.read_csv(paths.EVAL / "confusion" / f"{best}.csv")
     actual, predicted = predictions["actual"].to_numpy(), predictions["predicted"].to_numpy()
     images, labels = load_split("test")
     if not np.array_equal(labels, actual):
-        raise UserError(f"{EVAL}/confusion/{best}.csv: does not match the test set; rerun evaluate")
-    model = load_model(BEST / "model.keras")
+        raise UserError(f"{paths.EVAL}/confusion/{best}.csv: not of this test set; rerun evaluate")
+    model = load_model(paths.BEST / "model.keras")
     sample = slice(0, params.plot.saliency)
+    numbers = read_json(paths.NUMBERS / "details.json")
+    at_threshold = {kind: (numbers[kind]["accepted"], numbers[kind]["wrong_among_accepted"])
+                    for kind in ("separated", "touching")}  # fmt: skip
+    reliability = {which: pd.read_csv(paths.CALIBRATION / "reliability" / f"{which}.csv")
+                   for which in ("raw", "calibrated")}  # fmt: skip
 
-    figures = {
-        "training_curves.png": training_curves(params.models),
-        "confusion.png": confusion(best, actual, predicted),
-        "accuracy_vs_cost.png": accuracy_vs_cost(leaderboard, latency, best),
-        "errors.png": errors(images, actual, predicted, params.plot.errors),
-        "saliency.png": saliency(model, images[sample], predicted[sample]),
-        "reliability.png": reliability(
-            {which: pd.read_csv(RELIABILITY / f"{which}.csv") for which in ("raw", "calibrated")},
-            json.loads((BEST / "calibration.json").read_text())["temperature"],
+    drawn = {
+        "training_curves.png": figures.training_curves(params.models),
+        "confusion.png": figures.confusion(best, actual, predicted),
+        "accuracy_vs_cost.png": figures.accuracy_vs_cost(
+            read_json(paths.LEADERBOARD), read_json(paths.LATENCY), best
         ),
-        "risk_coverage.png": risk_coverage(pd.read_csv(RISK_COVERAGE), numbers_at_threshold()),
+        "errors.png": figures.errors(images, actual, predicted, params.plot.errors),
+        "saliency.png": figures.saliency(model, images[sample], predicted[sample]),
+        "reliability.png": figures.reliability(
+            reliability, read_json(paths.CALIBRATION_FILE)["temperature"]
+        ),
+        "risk_coverage.png": figures.risk_coverage(
+            pd.read_csv(paths.NUMBERS / "risk_coverage.csv"), at_threshold
+        ),
     }
-    with atomic_path(FIGURES) as tmp:
+    with atomic_path(paths.FIGURES) as tmp:
         tmp.mkdir()
-        for filename, fig in figures.items():
+        for filename, fig in drawn.items():
             fig.savefig(tmp / filename, dpi=params.plot.dpi)
             plt.close(fig)
-        architecture(model, tmp / "architecture.png", params.plot.dpi)
-    print(f"plot: {len(figures) + 1} figures of {best} and the candidates -> {FIGURES}")
+        figures.architecture(model, tmp / "architecture.png", params.plot.dpi)
+    print(f"plot: {len(drawn) + 1} figures of {best} and the candidates -> {paths.FIGURES}")
 
 
 if __name__ == "__main__":

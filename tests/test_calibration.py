@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from stages import calibration
+from mnist_nas.scoring import calibration
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BIN, REPO, run
+from conftest import BIN, REPO, read_line, run
 from PIL import Image
 from skimage.morphology import skeletonize
-from test_predict import read_line
 
-from stages.numbers import number_image
+from mnist_nas.reading.synthetic import number_image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 def exported(small_convnet, tmp_path_factory) -> Path:
     """models/best as `export` writes it, for the small convnet: SavedModel with a temperature,
     model.keras, calibration.json, best.json and the card's provenance line."""
-    from stages.export import export_saved_model
+    from mnist_nas.serving import export_saved_model
 
     best = tmp_path_factory.mktemp("models") / "best"
     best.mkdir()
@@ -58,7 +57,7 @@ def server(exported, tmp_path_factory):
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")),
     }
-    command = [sys.executable, "-m", "stages.demo", "--model", str(exported / "saved_model"),
+    command = [str(BIN / "mnist-demo"), "--model", str(exported / "saved_model"),
                "--port", str(port)]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -253,7 +252,7 @@ def test_the_api_answers_as_predict_does(server, exported, number_files):
     same probabilities (to the 0.1% predict prints), same flags."""
     url, _ = server
     files = [path for path, _ in number_files.values()]
-    command = ["python", "-m", "stages.predict", "--model", str(exported / "saved_model"), *files]
+    command = ["mnist-predict", "--model", str(exported / "saved_model"), *files]
     lines = run(command, REPO).stdout.strip().splitlines()
     for (path, digits), line in zip(number_files.values(), lines, strict=True):
         printed, probabilities, verdict = read_line(line)
@@ -293,13 +292,13 @@ def test_bad_requests_get_one_clear_error(server, number_files, bomb, body, quer
 
 
 def test_a_busy_port_or_a_missing_model_is_one_line(server, tmp_path):
-    from stages.common import UserError
-    from stages.demo import check_port
+    from mnist_nas.errors import UserError
+    from mnist_nas.programs.demo import check_port
 
     port = int(server[0].rsplit(":", 1)[1])
     with pytest.raises(UserError, match=f"--port {port}: cannot serve on 127.0.0.1:{port}"):
         check_port("127.0.0.1", port)
-    result = run(["python", "-m", "stages.demo", "--model", str(tmp_path / "saved_model")],
+    result = run(["mnist-demo", "--model", str(tmp_path / "saved_model")],
                  REPO, check=False)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

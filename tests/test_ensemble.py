@@ -23,7 +23,9 @@ def test_members_are_the_best_by_validation_accuracy(project):
 def test_probabilities_are_the_mean_of_the_members(project, tmp_path):
     script = (
         "import json, sys, numpy as np\n"
-        "from stages.common import load_model, load_split, model_path\n"
+        "from mnist_nas.files import load_model\n"
+        "from mnist_nas.data.splits import load_split\n"
+        "from mnist_nas.paths import model_file as model_path\n"
         "x, _ = load_split('val')\n"
         "members = json.load(open('metrics/ensemble.json'))['members']\n"
         "ensemble = load_model(model_path('ensemble')).predict(x, verbose=0)\n"
@@ -43,8 +45,9 @@ def test_saved_model_gives_the_keras_predictions_without_the_project(project, tm
     np.save(tmp_path / "images.npy", images)
     script = (
         "import sys, numpy as np\n"
-        "from stages.common import load_model, model_path\n"
-        "from stages.export import export_saved_model\n"
+        "from mnist_nas.files import load_model\n"
+        "from mnist_nas.paths import model_file as model_path\n"
+        "from mnist_nas.serving import export_saved_model\n"
         "model = load_model(model_path('ensemble'))\n"
         "np.save(sys.argv[2], model.predict(np.load(sys.argv[1]), verbose=0))\n"
         "export_saved_model(model, sys.argv[3], temperature=2.0)\n"
@@ -64,7 +67,7 @@ def test_saved_model_gives_the_keras_predictions_without_the_project(project, tm
     served = tmp_path / "served.npy"
     run(["python", "-I", "-c", serve, str(saved_model), str(tmp_path / "images.npy"), str(served)],
         tmp_path)  # fmt: skip
-    from stages.calibration import scale
+    from mnist_nas.scoring.calibration import scale
 
     np.testing.assert_allclose(np.load(served), scale(np.load(expected), 2.0), atol=1e-5)
 

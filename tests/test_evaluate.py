@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import run
 
-from stages.evaluate import wilson_interval
-from stages.export import select_best
+from mnist_nas.scoring.metrics import wilson_interval
+from mnist_nas.scoring.selection import select_best
 
 
 def model_path(project, name):
@@ -50,7 +50,8 @@ def test_leaderboard_matches_the_models_own_predictions(project):
     leaderboard = json.loads((project / "metrics" / "eval" / "leaderboard.json").read_text())
     script = (
         "import json, numpy as np\n"
-        "from stages.common import load_model, load_split\n"
+        "from mnist_nas.files import load_model\n"
+        "from mnist_nas.data.splits import load_split\n"
         "x, y = load_split('test')\n"
         "model = load_model('models/trained/convnet/model.keras')\n"
         "probs = model.predict(x, verbose=0)\n"

@@ -77,7 +77,7 @@ def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
 
 
 def test_study_plots_the_experiments(experiments):
-    result = run(["python", "-m", "stages.study", "lr"], experiments)
+    result = run(["mnist-study", "lr"], experiments)
     table = pd.read_csv(experiments / "metrics" / "studies" / "lr.csv")
     assert list(table["lr"]) == [0.0001, 0.001, 0.01]  # both experiments and the baseline
     assert {"mlp", "deep_convnet"} <= set(table.columns)  # the candidates that follow lr
@@ -86,7 +86,7 @@ def test_study_plots_the_experiments(experiments):
 
 
 def test_study_of_an_unvaried_param_says_so(experiments):
-    result = run(["python", "-m", "stages.study", "nas.max_trials"], experiments, check=False)
+    result = run(["mnist-study", "nas.max_trials"], experiments, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "error: nas.max_trials: fewer than two finished experiments differ from their baseline "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import run
 
-from stages.export import select_best
+from mnist_nas.scoring.selection import select_best
 
 
 def test_best_model_is_the_leaderboard_choice(project):
@@ -28,7 +28,7 @@ def test_best_model_is_the_leaderboard_choice(project):
 def keras_predictions(project, images_file):
     script = (
         "import sys, numpy as np\n"
-        "from stages.common import load_model\n"
+        "from mnist_nas.files import load_model\n"
         "model = load_model('models/best/model.keras')\n"
         "np.save(sys.argv[2], model.predict(np.load(sys.argv[1]), verbose=0))\n"
     )
@@ -41,7 +41,7 @@ def test_saved_model_gives_the_calibrated_keras_predictions_without_the_project(
     images = np.load(project / "data" / "prepared" / "test.npz")["x"][:64]
     images_file = tmp_path / "images.npy"
     np.save(images_file, images)
-    from stages.calibration import scale
+    from mnist_nas.scoring.calibration import scale
 
     temperature = json.loads((project / "models/best/calibration.json").read_text())["temperature"]
     expected = scale(keras_predictions(project, images_file), temperature)  # calibrated
@@ -75,7 +75,7 @@ def test_saved_model_gives_the_calibrated_keras_predictions_without_the_project(
 def test_calibration_is_fitted_on_validation_stored_and_served(project, tmp_path):
     """The temperature lowers the validation log loss, is kept in calibration.json and is what
     the SavedModel applies; the threshold is the one calibration chooses on validation."""
-    from stages import calibration
+    from mnist_nas.scoring import calibration
 
     best = project / "models" / "best"
     fitted = json.loads((best / "calibration.json").read_text())
@@ -96,7 +96,7 @@ def test_calibration_is_fitted_on_validation_stored_and_served(project, tmp_path
 
     script = (
         "import sys, pathlib, numpy as np\n"
-        "from stages.predict import load_classifier\n"
+        "from mnist_nas.serving import load_classifier\n"
         "classify = load_classifier(pathlib.Path(sys.argv[3]))\n"
         "np.save(sys.argv[2], classify(np.load(sys.argv[1])))\n"
     )
@@ -113,7 +113,7 @@ def test_the_test_set_decides_nothing_in_the_export(project, tmp_path):
     shutil.copytree(project, copy, symlinks=True)
     test = dict(np.load(copy / "data" / "prepared" / "test.npz"))
     test["y"] = np.random.default_rng(0).permutation(test["y"])
-    from stages.common import save_npz
+    from mnist_nas.files import save_npz
 
     (copy / "data" / "prepared" / "test.npz").unlink()
     save_npz(copy / "data" / "prepared" / "test.npz", **test)

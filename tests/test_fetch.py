@@ -7,8 +7,8 @@ import pytest
 from conftest import set_params
 
 from stages import fetch
-from stages.common import load_npz
-from stages.mnist import MNIST_ARRAY_SHA256, SPLITS
+from mnist_nas.files import load_npz
+from mnist_nas.data.sources import MNIST_ARRAY_SHA256, SPLITS
 
 OUTPUT = Path(fetch.OUTPUT)
 

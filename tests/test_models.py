@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from stages import models, runtime
-from stages.common import UserError
-from stages.params import load_params
+from mnist_nas.training import candidates, runtime
+from mnist_nas.errors import UserError
+from mnist_nas.params import load_params
 
 
 @pytest.fixture(scope="module")

@@ -2,60 +2,17 @@ import math
 
 import pytest
 import yaml
-from conftest import REPO, run, set_params
+from conftest import BAD_PARAMS, REPO, run, set_params
 from dvc.utils.serialize import parse_yaml
 
-from stages.common import UserError
-from stages.params import load_params
+from mnist_nas.errors import UserError
+from mnist_nas.params import load_params
 
 
 def test_repo_params_are_valid():
     params = load_params(REPO / "params.yaml")
     assert params.data.source == "bundled"
     assert 0 < params.prepare.val_fraction < 1
-
-
-BAD_PARAMS = [
-    # (override, key named in the error, value named in the error)
-    ({"lr_rate": 0.01}, "lr_rate: unknown key", "0.01"),
-    ({"data__sourc": "npz"}, "data.sourc: unknown key", "'npz'"),
-    ({"lr": "fast"}, "lr:", "'fast'"),
-    ({"epochs": "5"}, "epochs:", "'5'"),
-    ({"lr": -0.1}, "lr:", "-0.1"),
-    ({"batch_size": 0}, "batch_size:", "0"),
-    ({"seed": 1.5}, "seed:", "1.5"),
-    ({"prepare__val_fraction": 0.0}, "prepare.val_fraction:", "0.0"),
-    ({"prepare__val_fraction": 1.0}, "prepare.val_fraction:", "1.0"),
-    ({"prepare__val_fraction": 1.5}, "prepare.val_fraction:", "1.5"),
-    ({"data__source": "web"}, "data.source:", "'web'"),
-    ({"data__limit": 5}, "data.limit:", "5"),
-    ({"data__verify_hashes": "yes"}, "data.verify_hashes:", "'yes'"),
-    ({"data__sha256": "abc"}, "data.sha256:", "'abc'"),
-    ({"data__url": "ftp://example.org/mnist.npz"}, "data.url:", "'ftp://example.org/mnist.npz'"),
-    ({"data__path": ""}, "data.path:", "''"),
-    ({"models": []}, "models:", "[]"),
-    ({"models": ["mlp", "resnet"]}, "models.1:", "'resnet'"),
-    ({"mlp__units": [512, -1]}, "mlp.units.1:", "-1"),
-    ({"nas__tuner": "evolution"}, "nas.tuner:", "'evolution'"),
-    ({"nas__max_trials": 0}, "nas.max_trials:", "0"),
-    ({"train__input_size": 32}, "train.input_size:", "32"),
-    ({"prepare__train_fraction": 0.0}, "prepare.train_fraction:", "0.0"),
-    ({"export__select_by": "speed"}, "export.select_by:", "'speed'"),
-    ({"plot__dpi": 0}, "plot.dpi:", "0"),
-    ({"export__max_wrong_accepted": 0}, "export.max_wrong_accepted:", "0"),
-    ({"export__max_wrong_accepted": 1.0}, "export.max_wrong_accepted:", "1.0"),
-    ({"numbers__count": 0}, "numbers.count:", "0"),
-    ({"numbers__digits": 0}, "numbers.digits:", "0"),
-    ({"numbers__digits": 41}, "numbers.digits:", "41"),
-    # found by the property-based test (test_reliability.py): values that passed the schema and
-    # then crashed or hung a stage
-    ({"seed": 2**32}, "seed:", "4294967296"),
-    ({"plot__dpi": 100_000}, "plot.dpi:", "100000"),
-    ({"mlp__units": [10**9]}, "mlp.units.0:", "1000000000"),
-    ({"lr": math.inf}, "lr: Input should be a finite number", "inf"),
-    ({"nas__max_mflops": math.nan}, "nas.max_mflops: Input should be a finite number", "nan"),
-    ({"plot__dpi": 1}, "plot.dpi:", "1"),  # in CI: FreeType cannot size a font at 1 dpi
-]
 
 
 @pytest.mark.parametrize(("override", "key", "value"), BAD_PARAMS)

@@ -5,12 +5,12 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run
-from photos import photo
+from conftest import read_line, run
+from mnist_nas.reading.photos import photo
 from PIL import Image
 
-from stages.common import UserError
-from stages.predict import read_image, to_mnist
+from mnist_nas.errors import UserError
+from mnist_nas.reading.reader import read_image, to_mnist
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     Image.new("RGB", (64, 64), "white").save(tmp_path / "blank.png")
     files.append(tmp_path / "blank.png")
 
-    command = ["python", "-m", "stages.predict", "--threshold", "0", *map(str, files)]
+    command = ["mnist-predict", "--threshold", "0", *map(str, files)]
     result = run(command, project, check=False)
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
@@ -171,7 +171,9 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     script = (
         "import sys, numpy as np\n"
         "from PIL import Image\n"
-        "from stages.predict import SAVED_MODEL, load_classifier, to_mnist\n"
+        "from mnist_nas.paths import SAVED_MODEL\n"
+        "from mnist_nas.serving import load_classifier\n"
+        "from mnist_nas.reading.reader import to_mnist\n"
         "x = np.stack([to_mnist(Image.open(path)) for path in sys.argv[1:]])\n"
         "print(*load_classifier(SAVED_MODEL)(x).argmax(axis=1))\n"
     )
@@ -181,24 +183,15 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     assert [printed[path].split()[0] for path in images_only] == expected
 
 
-def read_line(line: str) -> tuple[str, list[float], str]:
-    """`path: 01[2]3 (99.0% 98.0% 41.0% 97.0%) needs a person` -> (digits as printed, the
-    probabilities, what follows them)."""
-    match = re.fullmatch(r".+?: (\S+) \(([^)]*)\)(.*)", line.strip())
-    assert match, line
-    probabilities = [float(p.rstrip("%")) / 100 for p in match[2].split()]
-    return match[1], probabilities, match[3].strip()
-
-
 def test_a_doubtful_digit_is_marked_and_the_number_needs_a_person(project, mnist, tmp_path):
     """A 4-digit number read with a threshold between its two least sure digits: the least sure
     is marked, the line says it needs a person, and the exit code stays 0."""
-    from stages.numbers import number_image
+    from mnist_nas.reading.synthetic import number_image
 
     rng = np.random.default_rng(3)
     picked = rng.choice(len(mnist["y_test"]), 4, replace=False)
     number_image(list(mnist["x_test"][picked]), False, rng).save(tmp_path / "number.png")
-    predict = ["python", "-m", "stages.predict", str(tmp_path / "number.png"), "--digits", "4"]
+    predict = ["mnist-predict", str(tmp_path / "number.png"), "--digits", "4"]
 
     digits, probabilities, rest = read_line(run([*predict, "--threshold", "0"], project).stdout)
     assert len(digits) == 4 and digits.isdigit() and rest == ""
@@ -225,6 +218,6 @@ def test_a_doubtful_digit_is_marked_and_the_number_needs_a_person(project, mnist
 
 def test_the_threshold_flag_is_checked(project, tmp_path):
     Image.new("L", (28, 28)).save(tmp_path / "x.png")
-    result = run(["python", "-m", "stages.predict", str(tmp_path / "x.png"), "--threshold", "2"],
+    result = run(["mnist-predict", str(tmp_path / "x.png"), "--threshold", "2"],
                  project, check=False)  # fmt: skip
     assert result.returncode == 2 and "--threshold: 2 is not a probability" in result.stderr

@@ -6,7 +6,7 @@ import pytest
 from conftest import set_params
 
 from stages import fetch, prepare
-from stages.common import load_npz
+from mnist_nas.files import load_npz
 
 
 def traced(mnist):

@@ -41,7 +41,7 @@ def test_artifacts_get_fetches_the_model_from_a_clone_with_a_local_remote(projec
         Image.fromarray(mnist["x_test"][0]).save(tmp_path / "digit.png")
     answers = [
         run(
-            ["python", "-m", "stages.predict", str(tmp_path / "digit.png"), "--model", str(model)],
+            ["mnist-predict", str(tmp_path / "digit.png"), "--model", str(model)],
             REPO,
         ).stdout  # fmt: skip
         for model in (fetched / "saved_model", exported / "saved_model")

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import BIN, REPO, SMALL, new_project, run, set_params
-from test_params import BAD_PARAMS
+from conftest import BAD_PARAMS, BIN, REPO, SMALL, new_project, run, set_params
 
 # Timings vary from run to run by nature; every other metrics file must be byte-identical.
 TIMINGS = {"latency.json", "time.json"}
@@ -45,7 +44,8 @@ def scratch_project(root: Path, **overrides) -> Path:
     2,000 digits, prepared."""
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "stages", root / "stages")
+    for package in ("stages", "mnist_nas"):
+        shutil.copytree(REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "data").mkdir()
     shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
     set_params(root, **{**SMALL, "data__limit": 2000, **overrides})
@@ -99,7 +99,7 @@ def test_killed_training_resumes_from_its_backup(slow_training):
         [
             "python",
             "-c",
-            "from stages.common import load_model as m; m('models/trained/mlp/model.keras')",
+            "from mnist_nas.files import load_model as m; m('models/trained/mlp/model.keras')",
         ],
         root,
     )
@@ -164,13 +164,14 @@ def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     assert [row["status"] for row in trials] == ["COMPLETED"] * 4
     metrics = json.loads((root / "metrics/nas/metrics.json").read_text())
     assert metrics["trials_completed"] == 4 and 0 < metrics["val_accuracy"] <= 1
-    run(["python", "-c", "from stages.common import load_model as m; "
+    run(["python", "-c", "from mnist_nas.files import load_model as m; "
          "m('models/trained/nas/model.keras')"], root)  # fmt: skip
     assert "up to date" in run(["dvc", "status", "nas"], root).stdout
 
 
 def test_no_pickle_and_safe_mode_everywhere():
-    code = "\n".join(path.read_text() for path in sorted((REPO / "stages").glob("*.py")))
+    files = [*(REPO / "stages").glob("*.py"), *(REPO / "mnist_nas").rglob("*.py")]
+    code = "\n".join(path.read_text() for path in sorted(files))
     assert not re.search(r"allow_pickle=True|pickle\.load|read_pickle|joblib", code)
     loads = re.findall(r"np\.load\([^)]*\)", code)
     assert loads and all("allow_pickle=False" in call for call in loads)
@@ -213,7 +214,7 @@ def test_bad_input_fails_in_one_line_and_changes_nothing(produced, override, key
 # fractions, wrong types, the key's own choices), writes it into params.yaml, and runs what
 # the stages that declare the key in dvc.yaml run first: validation, then the stage's first
 # real step on real MNIST, in process. Anything but success or a UserError naming the key
-# is a hole. The holes found so far are in BAD_PARAMS (test_params.py) and the table above.
+# is a hole. The holes found so far are in BAD_PARAMS (conftest.py) and the table above.
 
 STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of params.yaml
     stage: [key for key in declared if key != "models"]
@@ -240,7 +241,7 @@ EDGES = [0, 1, 2, 9, 10, 11, 180, 2**31, 2**32, 2**63, -1, 0.0, 1e-12, 1e-4, 0.5
 def values(key: str):
     from hypothesis import strategies as st
 
-    from stages.params import Params
+    from mnist_nas.params import Params
 
     default = yaml.safe_load((REPO / "params.yaml").read_text())
     for part in key.split("."):
@@ -277,28 +278,28 @@ def base_params(root: Path) -> dict:
 
 def first_step(stage: str, params, root: Path) -> None:
     """What `stage` does first after validating params, on real data, in process."""
-    from stages import common, prepare
+    from mnist_nas.data import sources, splits
 
     if stage == "fetch":
         from stages import fetch
 
-        fetch.main.__wrapped__()
+        fetch.main.__wrapped__([])
     elif stage == "prepare":
-        from stages import mnist
+        from mnist_nas.files import load_npz
 
-        arrays = common.load_npz(root / "data/mnist.npz", mnist.SPLITS)
+        arrays = load_npz(root / "data/mnist.npz", sources.SPLITS)
         p = params.prepare
-        prepare.split(arrays, p.val_fraction, p.train_fraction, params.data.limit, params.seed)
+        splits.split(arrays, p.val_fraction, p.train_fraction, params.data.limit, params.seed)
     elif stage == "train":
         import keras
 
-        from stages import models, runtime
+        from mnist_nas.training import candidates, runtime
 
-        x, y = common.load_split("train")
+        x, y = splits.load_split("train")
         keras.utils.set_random_seed(params.seed)
         for name in params.models:
             lr, epochs, batch_size = params.fit_settings(name)
-            model = models.build(name, params)
+            model = candidates.build(name, params)
             runtime.compile_model(model, lr, epochs * 3, params.train.lr_schedule, False)
             history = model.fit(x[:96], y[:96], batch_size=32, epochs=1, verbose=0,
                                 callbacks=[keras.callbacks.TerminateOnNaN()])  # fmt: skip
@@ -306,28 +307,28 @@ def first_step(stage: str, params, root: Path) -> None:
     elif stage == "nas":
         from autokeras.auto_model import get_tuner_class
 
-        from stages import nas
+        from mnist_nas.search.trials import trial_subset
 
-        x, y = common.load_split("train")
-        nas.trial_subset(x, y, params.nas.trial_fraction, params.seed)
+        x, y = splits.load_split("train")
+        trial_subset(x, y, params.nas.trial_fraction, params.seed)
         get_tuner_class(params.nas.tuner)
     elif stage == "ensemble":
-        from stages import ensemble
+        from mnist_nas.scoring.selection import ensemble_pool
 
-        ensemble.candidates(params)
+        ensemble_pool(params.compared(ensemble=False), params.ensemble.top_k)
     elif stage == "export":
-        from stages import calibration
+        from mnist_nas.scoring import calibration
 
-        x, y = common.load_split("val")
+        x, y = splits.load_split("val")
         probs = np.full((len(y), 10), 0.05)
         probs[np.arange(len(y)), (y + np.arange(len(y)) % 3 // 2) % 10] = 0.55  # a third wrong
         temperature = calibration.fit_temperature(y, probs)
         scaled = calibration.scale(probs, temperature)
         calibration.choose_threshold(y, scaled, params.export.max_wrong_accepted)
     elif stage == "numbers":
-        from stages.numbers import number_image
+        from mnist_nas.reading.synthetic import number_image
 
-        x, y = common.load_split("test")
+        x, y = splits.load_split("test")
         rng = np.random.default_rng(params.seed)
         picked = rng.choice(len(y), params.numbers.digits, replace=False)
         number_image(list(x[picked]), touching=True, rng=rng)
@@ -336,15 +337,16 @@ def first_step(stage: str, params, root: Path) -> None:
 
         import matplotlib.pyplot as plt
 
-        from stages import models, plot
+        from mnist_nas import figures
+        from mnist_nas.training import candidates
 
-        x, y = common.load_split("test")
+        x, y = splits.load_split("test")
         y = y.astype(np.int64)  # as plot reads them from the confusion CSV
         wrong = (y + (np.arange(len(y)) % 2)) % 10  # every other digit "misclassified"
-        model = models.build("mlp", params)
+        model = candidates.build("mlp", params)
         count = params.plot.saliency
-        for fig in (plot.errors(x, y, wrong, params.plot.errors),
-                    plot.saliency(model, x[:count], y[:count])):  # fmt: skip
+        for fig in (figures.errors(x, y, wrong, params.plot.errors),
+                    figures.saliency(model, x[:count], y[:count])):  # fmt: skip
             fig.savefig(io.BytesIO(), dpi=params.plot.dpi)
             plt.close(fig)
 
@@ -354,8 +356,8 @@ def test_every_value_runs_or_fails_naming_its_key(stage, stage_inputs, monkeypat
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from stages.common import UserError
-    from stages.params import load_params
+    from mnist_nas.errors import UserError
+    from mnist_nas.params import load_params
 
     root = stage_inputs
     monkeypatch.chdir(root)

@@ -12,7 +12,7 @@ import sys
 import pytest
 from conftest import BIN, SMALL, new_project, run
 
-from stages.common import UserError
+from mnist_nas.errors import UserError
 
 
 def free_port() -> int:
@@ -134,7 +134,7 @@ def test_a_bad_thread_setting_fails_with_its_name(tmp_path, value):
 
 
 def test_a_worker_without_its_chiefs_search_folder_says_so(tmp_path):
-    from stages.nas import wait_for_chief
+    from mnist_nas.search.trials import wait_for_chief
 
     with pytest.raises(UserError, match=r"no search folder .*search-x from a chief after 0s"):
         wait_for_chief(tmp_path / "search-x", seconds=0.2)

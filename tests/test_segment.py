@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages import segment
-from stages.numbers import number_image, pen, place
-from stages.predict import find_ink, to_digits, to_grey
+from mnist_nas.reading import segment
+from mnist_nas.reading.synthetic import number_image, pen, place
+from mnist_nas.reading.ink import find_ink, to_grey
+from mnist_nas.reading.reader import to_digits
 
 
 def frames_match(frames: np.ndarray, digits: np.ndarray) -> list[int]:

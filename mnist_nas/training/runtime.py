@@ -1,5 +1,5 @@
 """TensorFlow set-up shared by the training stages: threads, seeds, determinism, devices,
-precision."""
+precision; the optimizer, the callbacks every fit uses, and its progress bar."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from stages.common import UserError
+from mnist_nas.errors import UserError
 
 THREAD_SETTINGS = {
     "TF_NUM_INTRAOP_THREADS": tf.config.threading.set_intra_op_parallelism_threads,
@@ -108,3 +108,11 @@ def check_converged(history, key: str, lr: float) -> None:
             f"{key}: training diverged at epoch {len(losses)} (loss {losses[-1]}) with learning "
             f"rate {lr}; try a smaller {key}"
         )
+
+
+def progress(name: str, epochs: int):
+    """A progress bar of the epochs, by tqdm: how many are done, the time left, and the last
+    epoch's scores. What a fit of several minutes shows while it runs."""
+    from tqdm.keras import TqdmCallback
+
+    return TqdmCallback(epochs=epochs, verbose=0, desc=name, mininterval=2)

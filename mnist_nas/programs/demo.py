@@ -1,8 +1,8 @@
-"""demo: a page to try the exported model, and a JSON API beside it (make demo; PORT= to choose).
+"""mnist-demo: a page to try the exported model, and a JSON API beside it (make demo; PORT=).
 
 Draw a digit or a row of them, or upload a photo or scan: the page shows the digits read, each
 one's calibrated probability, the doubtful ones marked and whether the reading needs a person,
-exactly as `python -m stages.predict` reads the same image; for a single digit, also the
+exactly as `mnist-predict` reads the same image; for a single digit, also the
 integrated-gradients map of what the model looked at. Programs POST the bytes of a PNG or JPEG
 (any image Pillow reads) to /api/read and get the same reading as JSON.
 
@@ -19,7 +19,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import argparse
 import html
 import io
 import json
@@ -37,8 +36,12 @@ from fastapi.responses import JSONResponse
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from stages import predict
-from stages.common import UserError, cli, load_model
+from mnist_nas import paths
+from mnist_nas.cli import cli, parser
+from mnist_nas.errors import UserError
+from mnist_nas.files import load_model
+from mnist_nas.reading.reader import Reading, read_image
+from mnist_nas.serving import load_classifier, reject_threshold
 
 MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
 SHOWN_SIDE = 112  # pixels a side for each 28x28 digit the page shows
@@ -57,28 +60,28 @@ class Reader:
     @classmethod
     def load(cls, saved_model: Path) -> Reader:
         folder = saved_model.parent
-        classify = predict.load_classifier(saved_model)
+        classify = load_classifier(saved_model)
         try:
             best = json.loads((folder / "best.json").read_text())
             card = (folder / "MODEL_CARD.md").read_text()
         except (OSError, ValueError) as err:
             raise UserError(f"{folder}: no model card ({err}); run `dvc repro export`") from None
-        revision = re.search(r"^Git revision: (.+?)\.(?: |$)", card, re.MULTILINE)
+        sha256 = re.search(r"^Model file sha256: ([0-9a-f]{64})", card, re.MULTILINE)
         model = {
             "name": best["model"],
             "test_accuracy": best["test_accuracy"],
-            "git_revision": revision.group(1) if revision else "unknown",
+            "sha256": sha256.group(1) if sha256 else "unknown",
         }
         keras_model = load_model(folder / "model.keras")
-        return cls(classify, predict.reject_threshold(saved_model), keras_model, model)
+        return cls(classify, reject_threshold(saved_model), keras_model, model)
 
     def read(self, source, digits: int | None = None, name: str | None = None):
         """The Reading of an image (a path or an open binary file) and the 28x28 frames read."""
-        frames = predict.read_image(source, self.classify, digits, name)
+        frames = read_image(source, self.classify, digits, name)
         probs = self.classify(frames)
-        return predict.Reading.of(probs, self.threshold, digits), frames
+        return Reading.of(probs, self.threshold, digits), frames
 
-    def as_json(self, reading: predict.Reading) -> dict:
+    def as_json(self, reading: Reading) -> dict:
         return {
             "digits": reading.digits,
             "probabilities": reading.probabilities,
@@ -92,7 +95,7 @@ class Reader:
     def attribution(self, frame: np.ndarray, digit: int) -> np.ndarray:
         """Integrated gradients of the digit's class over the frame, as an RGB image: red
         pixels raised the class, blue lowered it."""
-        from stages.plot import integrated_gradients
+        from mnist_nas.scoring.attributions import integrated_gradients
 
         attribution = integrated_gradients(self.keras_model, frame[None], np.array([digit]))[0]
         limit = np.abs(attribution).max() or 1.0
@@ -106,12 +109,12 @@ def enlarge(image: np.ndarray) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def short(revision: str) -> str:
-    """A git revision as `git log --oneline` shows it: the commit's first 12 hex digits."""
-    return re.sub(r"\b([0-9a-f]{12})[0-9a-f]{28}\b", r"\1", revision)
+def short(sha256: str) -> str:
+    """A file's sha256 as people compare it: its first 12 hex digits."""
+    return sha256[:12]
 
 
-def answer_html(reading: predict.Reading) -> str:
+def answer_html(reading: Reading) -> str:
     """The digit string, doubtful digits [in brackets] and red, and the verdict."""
     marks = "".join(
         f'<span class="doubtful" title="{p:.1%}">[{d}]</span>' if doubtful else d
@@ -119,12 +122,7 @@ def answer_html(reading: predict.Reading) -> str:
             reading.digits, reading.probabilities, reading.doubtful, strict=True
         )
     )
-    if reading.expected is not None and len(reading.digits) != reading.expected:
-        verdict = f"Needs a person: {len(reading.digits)} digits, expected {reading.expected}."
-    elif reading.needs_person:
-        verdict = "Needs a person: the digits in [brackets] are doubtful."
-    else:
-        verdict = "Accepted: every digit is above the reject threshold."
+    verdict = reading.verdict[0].upper() + reading.verdict[1:] + "."
     percents = " ".join(f"{p:.1%}" for p in reading.probabilities)
     return (
         f'<div id="digits">{marks}</div><p id="probabilities">{percents}</p>'
@@ -132,7 +130,7 @@ def answer_html(reading: predict.Reading) -> str:
     )
 
 
-def probability_chart(reading: predict.Reading, threshold: float) -> Figure:
+def probability_chart(reading: Reading, threshold: float) -> Figure:
     """One bar per digit, red when doubtful, and the reject threshold as a dashed line."""
     figure = Figure(figsize=(6, 2.2), layout="constrained")
     ax = figure.subplots()
@@ -152,7 +150,7 @@ def page(reader: Reader) -> gr.Blocks:
     with gr.Blocks(title="MNIST digit reader", analytics_enabled=False) as blocks:
         gr.Markdown(
             f"# Read handwritten digits\nModel `{model['name']}`, test accuracy "
-            f"{model['test_accuracy']:.2%}, git revision `{short(model['git_revision'])}` "
+            f"{model['test_accuracy']:.2%}, model.keras sha256 `{short(model['sha256'])}` "
             f"(models/best/MODEL_CARD.md). Digits below {reader.threshold:.1%} probability "
             "are doubtful. Programs: `POST /api/read` with the image's bytes (README)."
         )
@@ -280,16 +278,12 @@ def check_port(host: str, port: int) -> None:
 
 
 @cli
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m stages.demo",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--model", type=Path, default=predict.SAVED_MODEL, help="SavedModel")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parser("mnist-demo", __doc__)
+    args.add_argument("--model", type=Path, default=paths.SAVED_MODEL, help="SavedModel folder")
+    args.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    args.add_argument("--port", type=int, default=7860, help="port to serve on")
+    args = args.parse_args(argv)
 
     check_port(args.host, args.port)
     reader = Reader.load(args.model)

@@ -5,6 +5,9 @@ log loss, the reliability table)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from mnist_nas.contract import DIGITS
 
 TINY = 1e-30  # probabilities are floored here before the log: a float32 softmax can reach 0
 BINS = 15  # equal-width confidence bins of the expected calibration error and the diagram
@@ -22,7 +25,7 @@ def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
 def log_loss(y: np.ndarray, probs: np.ndarray) -> float:
     from sklearn.metrics import log_loss as sklearn_log_loss
 
-    return float(sklearn_log_loss(y, np.clip(probs, TINY, 1), labels=list(range(10))))
+    return float(sklearn_log_loss(y, np.clip(probs, TINY, 1), labels=list(DIGITS)))
 
 
 def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
@@ -76,3 +79,38 @@ def choose_threshold(y: np.ndarray, probs: np.ndarray, max_wrong_accepted: float
         if k == len(y) or sorted_confidence[k] < sorted_confidence[k - 1]:
             return float(sorted_confidence[k - 1])
     return 1.0 + 1e-9  # nothing can be accepted at this risk: every digit goes to a person
+
+
+def at_threshold(y: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
+    """The share of digits accepted at `threshold`, and the share of those read wrong."""
+    accepted = probs.max(axis=1) >= threshold
+    wrong = accepted & (probs.argmax(axis=1) != y)
+    return {"accepted": accepted.mean(), "wrong_among_accepted": wrong.sum() / accepted.sum()}
+
+
+def calibrate(val: tuple, test: tuple, max_wrong_accepted: float):
+    """Temperature and reject threshold fitted on the validation split (labels, probabilities);
+    then, for the record, how they hold on the test set. Returns (what the export stores, the
+    measures, the test set's reliability tables "raw" and "calibrated")."""
+    (y_val, val_probs), (y_test, test_probs) = val, test
+    temperature = fit_temperature(y_val, val_probs)
+    val_scaled, test_scaled = scale(val_probs, temperature), scale(test_probs, temperature)
+    threshold = choose_threshold(y_val, val_scaled, max_wrong_accepted)
+    fitted = {"temperature": temperature, "threshold": threshold,
+              "max_wrong_accepted": max_wrong_accepted}  # fmt: skip
+    measures = {
+        **fitted,
+        "val_log_loss_before": log_loss(y_val, val_probs),
+        "val_log_loss_after": log_loss(y_val, val_scaled),
+        "test_log_loss_before": log_loss(y_test, test_probs),
+        "test_log_loss_after": log_loss(y_test, test_scaled),
+        "test_ece_before": expected_calibration_error(y_test, test_probs),
+        "test_ece_after": expected_calibration_error(y_test, test_scaled),
+        **{f"val_{k}": v for k, v in at_threshold(y_val, val_scaled, threshold).items()},
+        **{f"test_{k}": v for k, v in at_threshold(y_test, test_scaled, threshold).items()},
+    }
+    tables = {
+        which: pd.DataFrame(reliability(y_test, probs)).round(6)
+        for which, probs in (("raw", test_probs), ("calibrated", test_scaled))
+    }
+    return fitted, {key: round(float(value), 6) for key, value in measures.items()}, tables

@@ -12,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-from stages.numbers import INKS, PAPERS  # the same inks and papers as the numbers evaluation
+from mnist_nas.reading.synthetic import INKS, PAPERS  # the numbers evaluation's inks and papers
 
 
 def lighting(height: int, width: int, rng: np.random.Generator) -> np.ndarray:

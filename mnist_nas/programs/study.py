@@ -1,28 +1,30 @@
-"""study: compare finished experiments that change one param (python -m stages.study PARAM).
+"""mnist-study: compare finished experiments that change one param (mnist-study PARAM).
 
 Collects the experiments in `dvc exp show --json` whose params differ from their baseline in PARAM
-alone (the baseline itself included), and plots each retrained candidate's best validation
-accuracy against PARAM: metrics/studies/PARAM.png, with the numbers in PARAM.csv. Validation, not
-test, accuracy: a study chooses settings, and choosing on the test set would overfit it.
+alone (the baseline itself included), and plots the validation accuracy of each model they
+retrained (metrics/eval/accuracy.json) against PARAM: metrics/studies/PARAM.png, with the
+numbers in PARAM.csv. Validation, not test, accuracy: a study chooses settings, and choosing on
+the test set would overfit it.
 
-    dvc exp run --queue -S 'convnet.lr=0.0003,0.001,0.003,0.01' train@convnet
+    dvc exp run --queue -S 'convnet.lr=0.0003,0.001,0.003,0.01'
     dvc queue start && dvc queue status   # wait until they are done
-    python -m stages.study convnet.lr
+    mnist-study convnet.lr
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from stages.common import UserError, atomic_path, cli, write_csv
+from mnist_nas import paths
+from mnist_nas.cli import cli, parser
+from mnist_nas.errors import UserError
+from mnist_nas.files import atomic_path, write_csv
 
-STUDIES = Path("metrics/studies")
+STUDIES = paths.METRICS / "studies"
 MISSING = object()
 
 
@@ -65,16 +67,15 @@ def params_of(run: dict) -> dict:
 
 
 def collect(exp_show: list[dict], param: str) -> pd.DataFrame:
-    """One row per run that changes only `param`: its value and each candidate's best val acc."""
+    """One row per run that changes only `param`: its value and each model's validation accuracy."""
     rows = []
     for baseline, run in finished_runs(exp_show):
         base, own = params_of(baseline), params_of(run)
         if lookup(own, param) is MISSING or without(own, param) != without(base, param):
             continue
         row = {param: json.dumps(lookup(own, param)), "experiment": run.get("name") or run["rev"]}
-        for path, metrics in run["data"]["metrics"].items():
-            if path.startswith("metrics/train/") and path.endswith("/metrics.json"):
-                row[path.split("/")[2]] = metrics["data"]["best_val_accuracy"]
+        accuracy = run["data"]["metrics"].get(str(paths.ACCURACY), {}).get("data", {})
+        row |= {name: scores["val"] for name, scores in accuracy.items()}
         rows.append(row)
     table = pd.DataFrame(rows).drop_duplicates(subset=param, keep="last")
     if len(table) < 2:
@@ -98,17 +99,17 @@ def plot(table: pd.DataFrame, param: str) -> plt.Figure:
         ax.set_xscale("log")
     if not numeric:
         ax.set_xticks(list(x), table[param])
-    ax.set(xlabel=param, ylabel="best validation accuracy", title=f"Study: {param}")
+    ax.set(xlabel=param, ylabel="validation accuracy", title=f"Study: {param}")
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
 
 
 @cli
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m stages.study", description=__doc__)
-    parser.add_argument("param", help="dotted params.yaml key the experiments vary, e.g. lr")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parser("mnist-study", __doc__)
+    args.add_argument("param", help="dotted params.yaml key the experiments vary, e.g. lr")
+    args = args.parse_args(argv)
     shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
     if shown.returncode != 0:
         raise UserError(f"dvc exp show failed: {shown.stderr.strip().splitlines()[-1]}")

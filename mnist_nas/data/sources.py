@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import UserError, load_npz
+from mnist_nas.contract import NUM_CLASSES, SIDE
+from mnist_nas.errors import UserError
+from mnist_nas.files import load_npz
 
-BUNDLED_PATH = Path("data/mnist.npz")
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
-NUM_CLASSES = 10
 
 # sha256 of each array's raw bytes in the official MNIST (see data/README.md).
 MNIST_ARRAY_SHA256 = {
@@ -143,8 +143,10 @@ def check_arrays(arrays: dict[str, np.ndarray], verify_hashes: bool) -> dict[str
     checked = {}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise UserError(f"x_{split}: expected images of shape (N, 28, 28), got {x.shape}")
+        if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+            raise UserError(
+                f"x_{split}: expected images of shape (N, {SIDE}, {SIDE}), got {x.shape}"
+            )
         if x.dtype != np.uint8:
             raise UserError(f"x_{split}: expected dtype uint8 pixels, got {x.dtype}")
         if y.shape != (len(x),):

@@ -12,7 +12,7 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
-from stages import models
+from mnist_nas.training import candidates
 
 
 def choose(hp: kt.HyperParameters) -> dict:
@@ -96,8 +96,8 @@ def features(x, arch: dict):
 def build_model(arch: dict) -> keras.Model:
     """The searched architecture as a plain Keras model with the candidates' uint8 input: what
     the final training fits, and what loads without AutoKeras."""
-    inputs, x = models.digits_input()
-    return keras.Model(inputs, models.classifier(features(x, arch)), name="nas")
+    inputs, x = candidates.digits_input()
+    return keras.Model(inputs, candidates.classifier(features(x, arch)), name="nas")
 
 
 def describe(arch: dict) -> str:

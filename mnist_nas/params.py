@@ -1,15 +1,15 @@
-"""The typed schema of params.yaml. Every stage validates the whole file before doing work."""
+"""The typed schema of params.yaml. Every stage validates the whole file before doing work, and
+reads it as DVC does."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stages.common import UserError
-
-PARAMS_FILE = "params.yaml"
+from mnist_nas import paths
+from mnist_nas.errors import UserError
 
 PositiveInt = Annotated[int, Field(gt=0)]
 # Layer widths: a bound keeps a typo (units: 5120000) from a run that cannot fit in memory.
@@ -39,6 +39,7 @@ class PrepareParams(Section):
 
 
 ModelName = Literal["mlp", "convnet", "deep_convnet"]
+CANDIDATES: tuple[str, ...] = get_args(ModelName)  # the hand-designed candidates, in order
 
 
 class TrainParams(Section):
@@ -153,6 +154,10 @@ class Params(Section):
             own.batch_size or self.batch_size,
         )
 
+    def compared(self, ensemble: bool = True) -> list[str]:
+        """Every model compared: the listed candidates, the NAS model, then their ensemble."""
+        return [*self.models, "nas", *(["ensemble"] if ensemble else [])]
+
 
 def _describe(error: dict) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -168,7 +173,7 @@ def read_yaml(path: str | Path) -> object:
     return YAML(typ="safe").load(Path(path).read_text())
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> Params:
+def load_params(path: str | Path = paths.PARAMS) -> Params:
     """Read and validate params.yaml; a UserError names the first offending key and value."""
     from ruamel.yaml import YAMLError
 

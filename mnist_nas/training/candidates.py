@@ -6,19 +6,23 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from stages.common import UserError
-from stages.params import ConvnetParams, DeepConvnetParams, MlpParams
+from mnist_nas.contract import INPUT_DTYPE, INPUT_NAME, NUM_CLASSES, SIDE
+from mnist_nas.errors import UserError
+from mnist_nas.params import ConvnetParams, DeepConvnetParams, MlpParams, Params
 
-NUM_CLASSES = 10
+
+def raw_input() -> keras.KerasTensor:
+    """The input of every model here: raw uint8 digits (mnist_nas.contract)."""
+    return keras.Input(shape=(SIDE, SIDE), dtype=INPUT_DTYPE, name=INPUT_NAME)
 
 
-def digits_input(size: int = 28) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def digits_input(size: int = SIDE) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The raw uint8 input, and the same digits as float images in [0, 1] with one channel,
     resized (area-averaged) to size x size when that is smaller than 28."""
-    inputs = keras.Input(shape=(28, 28), dtype="uint8", name="digits")
+    inputs = raw_input()
     x = layers.Rescaling(1 / 255)(inputs)
-    x = layers.Reshape((28, 28, 1))(x)
-    if size != 28:
+    x = layers.Reshape((SIDE, SIDE, 1))(x)
+    if size != SIDE:
         x = layers.Resizing(size, size, interpolation="area")(x)
     return inputs, x
 
@@ -28,7 +32,7 @@ def classifier(x: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="probs")(x)
 
 
-def mlp(p: MlpParams, input_size: int = 28) -> keras.Model:
+def mlp(p: MlpParams, input_size: int = SIDE) -> keras.Model:
     """The classic Keras MLP: dense layers with dropout."""
     inputs, x = digits_input(input_size)
     x = layers.Flatten()(x)
@@ -38,7 +42,7 @@ def mlp(p: MlpParams, input_size: int = 28) -> keras.Model:
     return keras.Model(inputs, classifier(x), name="mlp")
 
 
-def convnet(p: ConvnetParams, input_size: int = 28) -> keras.Model:
+def convnet(p: ConvnetParams, input_size: int = SIDE) -> keras.Model:
     """The classic Keras MNIST convnet: conv + max-pool blocks, dropout, an optional dense layer."""
     inputs, x = digits_input(input_size)
     for filters in p.filters:
@@ -58,7 +62,7 @@ def conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.Keras
     return layers.Activation("relu")(x)
 
 
-def deep_convnet(p: DeepConvnetParams, input_size: int = 28) -> keras.Model:
+def deep_convnet(p: DeepConvnetParams, input_size: int = SIDE) -> keras.Model:
     """Blocks of two conv-BN-ReLU layers, the second strided to halve the resolution (cheaper
     than a conv at full size then pooling), dropout after each block, and random rotations and
     shifts (active only in training) as the first layers."""
@@ -81,7 +85,7 @@ def deep_convnet(p: DeepConvnetParams, input_size: int = 28) -> keras.Model:
 BUILDERS = {"mlp": mlp, "convnet": convnet, "deep_convnet": deep_convnet}
 
 
-def build(name: str, params) -> keras.Model:
+def build(name: str, params: Params) -> keras.Model:
     """The candidate `name`, built from its section of params.yaml."""
     size = params.train.input_size
     try:
@@ -91,3 +95,11 @@ def build(name: str, params) -> keras.Model:
         raise UserError(
             f"train.input_size: {size} is too small for {name} ({first_line})"
         ) from None
+
+
+def average(members: list[keras.Model]) -> keras.Model:
+    """The ensemble: one model whose output is the mean of the members' class probabilities."""
+    inputs = raw_input()
+    outputs = [member(inputs) for member in members]
+    probs = layers.Average(name="probs")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(inputs, probs, name="ensemble")

@@ -1,0 +1,9 @@
+"""The input contract every model here keeps, named once: raw uint8 digits, [n, 28, 28], a
+white digit on black as in MNIST, in; the probabilities of the ten digits, float32 [n, 10], out.
+Models scale and resize the pixels themselves, so exported models take what users give."""
+
+NUM_CLASSES = 10
+DIGITS = tuple(range(NUM_CLASSES))
+SIDE = 28  # pixels a side
+INPUT_DTYPE = "uint8"
+INPUT_NAME = "digits"  # the Keras input layer's name

@@ -1,0 +1,53 @@
+"""Every path the pipeline reads or writes, named once. dvc.yaml declares the same ones as the
+stages' deps and outs (tests/test_dvc_contract.py checks that each stage writes only those)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+# data
+BUNDLED = Path("data/mnist.npz")  # the full MNIST, in git: the default source, offline
+RAW = Path("data/raw/mnist.npz")  # fetch: the four official arrays, checked
+PREPARED = Path("data/prepared")  # prepare: train.npz, val.npz and test.npz, uint8 digits
+
+# models
+TRAINED = Path("models/trained")  # <name>/model.keras: every candidate and nas
+ENSEMBLE = Path("models/ensemble")  # beside, not inside: it is made from everything in TRAINED
+BEST = Path("models/best")  # export: the chosen model, its SavedModel, calibration and card
+SAVED_MODEL = BEST / "saved_model"
+CALIBRATION_FILE = BEST / "calibration.json"  # the temperature and reject threshold
+
+# metrics: the declared metrics (headline figures), then tracked tables, plots and timings
+METRICS = Path("metrics")
+DATA_COUNTS = METRICS / "data.json"  # images per split
+DATA_CLASSES = METRICS / "data_classes.csv"  # images per digit and split
+NAS = METRICS / "nas"  # metrics.json, trials.csv, time.json
+ENSEMBLE_CHOICE = METRICS / "ensemble.json"  # the members and the scores that chose them
+EVAL = METRICS / "eval"
+ACCURACY = EVAL / "accuracy.json"  # metric: each model's validation and test accuracy
+LEADERBOARD = EVAL / "leaderboard.json"  # every score of every model
+LATENCY = EVAL / "latency.json"  # timings: a plain output, never a metric
+EXPORTED = METRICS / "export.json"  # metric: which model was exported, its calibration error
+CALIBRATION = METRICS / "calibration"  # calibration.json, reliability/{raw,calibrated}.csv
+NUMBERS = METRICS / "numbers"  # summary.json (metric), details.json, risk_coverage.csv
+FIGURES = METRICS / "figures"
+
+# resume state of interrupted runs: outside every DVC output, so DVC's clean-up keeps it
+RESUME = Path(".dvc/tmp")
+
+
+def split_file(name: str) -> Path:
+    """A prepared split: "train", "val" or "test"."""
+    return PREPARED / f"{name}.npz"
+
+
+def model_file(name: str) -> Path:
+    """Where the model `name` (a candidate, "nas" or "ensemble") is saved."""
+    return (ENSEMBLE if name == "ensemble" else TRAINED / name) / "model.keras"
+
+
+def train_metrics(name: str) -> Path:
+    """A candidate's training record: DVCLive's metrics.json and plots/, and time.json."""
+    return METRICS / "train" / name

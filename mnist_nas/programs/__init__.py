@@ -1,0 +1,1 @@
+"""Programs that are not DVC stages, installed as console scripts (pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""Reading digits in users' images: ink, segmentation, the reader, synthetic phone numbers."""

@@ -1,0 +1,93 @@
+"""How the reader does on whole numbers: numbers built from official test digits, read as
+predict reads them, scored per kind (separated, touching digits) as the restaurant case asks.
+
+A segmentation error (too many or too few digits) counts as an error, and a reading of the wrong
+length is never accepted: the reader knows a phone number has 10 digits.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from mnist_nas.errors import UserError
+from mnist_nas.reading.reader import Reading, to_digits
+from mnist_nas.reading.synthetic import number_image
+
+KINDS = ("separated", "touching")
+PER_DAY = 2100  # 35 restaurants x 30 tables x 2 sittings
+
+
+def right_digits(truth: str, read: str) -> int:
+    """Digits read right, in order: a missing or extra digit costs only itself."""
+    blocks = difflib.SequenceMatcher(None, truth, read, autojunk=False).get_matching_blocks()
+    return sum(block.size for block in blocks)
+
+
+def summary(table: pd.DataFrame) -> dict:
+    accepted, wrong = table["accepted"], table["read"] != table["truth"]
+    share = {
+        "digit_accuracy": table["right_digits"].sum() / table["truth"].str.len().sum(),
+        "number_accuracy": 1 - wrong.mean(),
+        "segmentation_errors": (table["read"].str.len() != table["truth"].str.len()).mean(),
+        "accepted": accepted.mean(),
+        "wrong_among_accepted": (wrong & accepted).sum() / max(1, accepted.sum()),
+    }
+    per_day = {
+        "sent_automatically": PER_DAY * accepted.mean(),
+        "checked_by_a_person": PER_DAY * (1 - accepted.mean()),
+        "sent_to_a_wrong_number": PER_DAY * (wrong & accepted).mean(),
+    }
+    return {
+        **{key: round(float(value), 6) for key, value in share.items()},
+        "numbers": len(table),
+        "per_2100_a_day": {key: round(float(value), 1) for key, value in per_day.items()},
+    }
+
+
+def risk_coverage(table: pd.DataFrame, points: int = 101) -> pd.DataFrame:
+    """Share of accepted numbers read wrong at each share accepted (most confident first), for
+    each kind of number; a reading of the wrong length comes last."""
+    curve = {"coverage": np.linspace(0, 1, points)[1:]}
+    for kind, numbers in table.groupby("kind"):
+        complete = numbers["read"].str.len() == numbers["truth"].str.len()
+        confidence = np.where(complete, numbers["confidence"], -1)
+        wrong = (numbers["read"] != numbers["truth"]).to_numpy()[
+            np.argsort(-confidence, kind="stable")
+        ]
+        risk = np.cumsum(wrong) / np.arange(1, len(wrong) + 1)
+        kept = np.maximum(1, np.round(curve["coverage"] * len(wrong)).astype(int))
+        curve[kind] = risk[kept - 1]
+    return pd.DataFrame(curve).round(6)
+
+
+def read_numbers(
+    x: np.ndarray, y: np.ndarray, count: int, length: int, seed: int, classify, threshold: float
+) -> pd.DataFrame:
+    """`count` numbers of each kind, `length` digits each, built from the digits x (labels y),
+    read by the exported model as predict reads them: one row per number, with the digits
+    read, the lowest digit probability and whether the reading is accepted."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    progress = tqdm(total=count * len(KINDS), desc="numbers", unit="number", mininterval=2)
+    for kind in KINDS:
+        for _ in range(count):
+            picked = rng.choice(len(y), length, replace=False)
+            image = number_image(list(x[picked]), kind == "touching", rng)
+            truth = "".join(map(str, y[picked]))
+            try:
+                digits = to_digits(image, classify, length)
+                reading = Reading.of(classify(digits), threshold, length)
+            except UserError:  # no ink found: nothing read
+                reading = Reading("", [0.0], [True], length)
+            rows.append({
+                "kind": kind, "truth": truth, "read": reading.digits,
+                "right_digits": right_digits(truth, reading.digits),
+                "confidence": min(reading.probabilities), "accepted": not reading.needs_person,
+            })  # fmt: skip
+            progress.update()
+    progress.close()
+    return pd.DataFrame(rows)

@@ -1,0 +1,97 @@
+"""Finding the ink in users' images: any Pillow image to float grey, the paper's shading
+removed (uneven light, shadows), the strokes found and scaled to about 1."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageOps
+from skimage import color, filters, measure, morphology, segmentation
+
+from mnist_nas.errors import UserError
+
+WORKING_SIDE = 256  # larger images are reduced to this first: a digit needs no more pixels
+MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (of the full range)
+ROW = 3  # an image whose longer side is more than this many times its shorter holds a row
+
+
+def frame(shape: tuple[int, ...]) -> int:
+    """The length sizes are measured against: the longer side, except in a row of digits,
+    where it is a few digit heights."""
+    return min(max(shape), ROW * min(shape))
+
+
+def to_grey(image: Image.Image) -> np.ndarray:
+    """Any Pillow image as float grey in [0, 1]: the first frame, upright (EXIF), transparency
+    put on white paper, 16- and 32-bit and float pixels scaled by their own range."""
+    image.seek(0)
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        grey = pixels / (1.0 if image.mode == "F" and pixels.max() <= 1 else top)
+        image = Image.fromarray(np.clip(grey * 255, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    bound = WORKING_SIDE * max(image.size) / frame(image.size)
+    image.thumbnail((bound, bound), Image.Resampling.LANCZOS)
+    return color.rgb2gray(np.asarray(image.convert("RGB"), dtype=np.float64) / 255)
+
+
+def find_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink strength in [0, 1] at each pixel, 0 on the paper: the paper's shading (uneven light,
+    a shadow) removed by morphological reconstruction, the ink found by Otsu's threshold.
+    A UserError when there is no ink: a blank, uniform or noise-only image."""
+    if grey.max() - grey.min() < MIN_CONTRAST:
+        raise UserError("no ink found (a blank or uniform image)")
+    # The paper under light ink, and under dark ink. Dark ink is measured against the paper's
+    # own brightness, so a stroke keeps its contrast where it runs into a shadow.
+    side = max(3, frame(grey.shape) // 5)  # wider than any stroke
+    light_paper = paper_level(grey, side)
+    dark_paper = 1 - paper_level(1 - grey, side)
+    dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
+    light = grey - light_paper
+    # Which is ink: an even border is paper, and the ink lies further from it than anything
+    # else. On a shaded border, the polarity with more contrast (strokes outweigh the holes of
+    # a 0 or an 8), dark ink unless light ink clearly wins: paper is mostly lighter than ink.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    low, high = np.percentile(border, [10, 90])
+    if high - low < MIN_CONTRAST:
+        paper = np.median(border)
+        is_dark = paper - grey.min() > grey.max() - paper
+    else:
+        is_dark = dark.sum() > light.sum() / 2
+    ink = strokes(dark if is_dark else light)
+    if not ink.any():
+        raise UserError("no ink found (only shading or noise)")
+    return ink
+
+
+def paper_level(image: np.ndarray, side: int) -> np.ndarray:
+    """The paper with its shading, under bright strokes: an opening by reconstruction. Eroding
+    with a square of `side` pixels removes the strokes, and growing back under the image
+    restores every region that held the square, to its edges. The image is first extended past
+    its edges by repeating them, so that shading cut off by the edge (the corner of a shadow)
+    still holds the square and is restored as paper."""
+    square = morphology.footprint_rectangle((side, side), decomposition="separable")
+    padded = np.pad(image, side, mode="edge")
+    restored = morphology.reconstruction(morphology.erosion(padded, square), padded)
+    return restored[side:-side, side:-side]
+
+
+def strokes(contrast: np.ndarray) -> np.ndarray:
+    """The strokes in a contrast map (how far each pixel is from the paper, toward the ink),
+    smoothed, thresholded by Otsu, without specks (noise, JPEG artefacts) or shadow slivers at
+    the border when anything else is there: scaled to about 1 on the ink, 0 elsewhere."""
+    signal = filters.gaussian(contrast, sigma=frame(contrast.shape) / 400)
+    if signal.max() < MIN_CONTRAST:
+        return np.zeros_like(signal)
+    labels = measure.label(signal > max(filters.threshold_otsu(signal), MIN_CONTRAST / 2))
+    # Shading cut off at the edge of the image goes when anything is left inside; then specks
+    # far smaller than the largest component.
+    inner = segmentation.clear_border(labels)
+    if inner.any():
+        labels = inner
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
+    mask = morphology.dilation(np.isin(labels, keep), morphology.disk(1))
+    return np.where(mask, signal, 0) / np.percentile(signal[mask], 95)

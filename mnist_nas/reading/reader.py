@@ -1,0 +1,104 @@
+"""The reader: the digits in an image file, cut and normalised as MNIST was made (white ink on
+black, scaled to 20 pixels and centred by mass in 28x28), and the Reading of them: the digit
+string, each digit's calibrated probability, which are doubtful, and the verdict.
+
+An image holds one digit or a row of them (a phone number on a form, a total on a receipt). Any
+image Pillow opens (1-bit to 16-bit grey, palette, RGB(A), CMYK, the first frame of many), any
+size, colour or polarity, photos with uneven light included.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mnist_nas.errors import UserError
+from mnist_nas.reading import segment
+from mnist_nas.reading.ink import find_ink, to_grey
+
+
+def to_mnist(image: Image.Image) -> np.ndarray:
+    """A uint8 28x28 array, white digit on black, from a photo or scan of one digit: all its
+    ink as one digit."""
+    return segment.to_mnist_frame(find_ink(to_grey(image)))
+
+
+def to_digits(image: Image.Image, classify=None, count: int | None = None) -> np.ndarray:
+    """The digits in a photo or scan of one digit or a row of them, left to right: uint8
+    [n, 28, 28], white on black. With `classify` (load_classifier's), the classifier decides
+    where the digits are, for `count` of them when that is known; without, the ink's widths."""
+    inks = segment.digit_inks(find_ink(to_grey(image)), classify, count)
+    return np.stack([segment.to_mnist_frame(ink) for ink in inks])
+
+
+def read_image(
+    source: Path | BinaryIO, classify=None, count: int | None = None, name: str | None = None
+) -> np.ndarray:
+    """The digits in an image file (a path, or an open binary file such as the bytes of an
+    upload), as to_digits; a UserError naming it (`name`, else the path) otherwise."""
+    name = name or str(source)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                image.load()
+                return to_digits(image, classify, count)
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise UserError(f"{name}: too large to read safely ({err})") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{name}: not a readable image (no image format Pillow knows)") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise UserError(f"{name}: not a readable image ({err})") from None
+    except UserError as err:
+        raise UserError(f"{name}: {err}") from None
+
+
+@dataclass
+class Reading:
+    """The digits read in one image, each digit's probability, and which are doubtful."""
+
+    digits: str
+    probabilities: list[float]
+    doubtful: list[bool]
+    expected: int | None = None  # the number of digits the reader expects, if it knows
+
+    @classmethod
+    def of(cls, probs: np.ndarray, threshold: float, expected: int | None = None) -> Reading:
+        confidence = probs.max(axis=1)
+        digits = "".join(str(digit) for digit in probs.argmax(axis=1))
+        return cls(digits, confidence.tolist(), (confidence < threshold).tolist(), expected)
+
+    @property
+    def wrong_length(self) -> bool:
+        return self.expected is not None and len(self.digits) != self.expected
+
+    @property
+    def needs_person(self) -> bool:
+        return self.wrong_length or any(self.doubtful)
+
+    @property
+    def verdict(self) -> str:
+        """The verdict in words: accepted, or why a person must read it."""
+        if self.wrong_length:
+            return f"needs a person: {len(self.digits)} digits, expected {self.expected}"
+        if any(self.doubtful):
+            return "needs a person: the digits in [brackets] are doubtful"
+        return "accepted: every digit is above the reject threshold"
+
+    def __str__(self) -> str:
+        marked = "".join(
+            f"[{digit}]" if doubtful else digit
+            for digit, doubtful in zip(self.digits, self.doubtful, strict=True)
+        )
+        line = f"{marked} ({' '.join(f'{p:.1%}' for p in self.probabilities)})"
+        if self.wrong_length:
+            return f"{line} {self.verdict}"
+        return f"{line} needs a person" if self.needs_person else line

@@ -1,0 +1,1 @@
+"""How models are scored and chosen: metrics, calibration, attributions, selection."""

@@ -1,0 +1,1 @@
+"""The AutoKeras architecture search: its space, tuner and trial table."""
