@@ -11,14 +11,12 @@ Target: at least 98% read right. Needs models/best (dvc repro export, or dvc pul
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from mnist_nas.errors import UserError
-from mnist_nas.paths import SAVED_MODEL
+from mnist_nas.paths import BUNDLED, SAVED_MODEL
 from mnist_nas.reading.photos import photo
 from mnist_nas.reading.reader import to_digits
 from mnist_nas.serving import load_classifier
@@ -30,11 +28,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    with np.load(REPO / "data" / "mnist.npz", allow_pickle=False) as mnist:
+    with np.load(BUNDLED, allow_pickle=False) as mnist:  # run it from the project folder
         digits, labels = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(labels), args.count, replace=False)
-    classify = load_classifier(REPO / SAVED_MODEL)
+    classify = load_classifier(SAVED_MODEL)
 
     started = time.perf_counter()
     read, no_ink, several = [], 0, 0

@@ -173,8 +173,50 @@ def read_yaml(path: str | Path) -> object:
     return YAML(typ="safe").load(Path(path).read_text())
 
 
+TRACE = "MNIST_NAS_PARAMS_TRACE"  # a folder: each process records the params keys it read there
+
+
+def trace_reads(folder: str) -> None:
+    """Record every params key this process reads (a field, or a whole section dumped) and
+    write them to folder/<pid>.json at exit, with the command that read them: how
+    tests/test_dvc_contract.py checks that each stage declares exactly the params it reads."""
+    import atexit
+    import json
+    import os
+    import sys
+
+    sections = {field.annotation: name for name, field in Params.model_fields.items()}
+    read: set[str] = set()
+
+    def key(model: BaseModel, name: str) -> str:
+        section = sections.get(type(model))
+        return f"{section}.{name}" if section else name
+
+    plain_getattribute, plain_dump = Section.__getattribute__, Section.model_dump
+
+    def getattribute(self, name):
+        if name in type(self).model_fields:
+            read.add(key(self, name))
+        return plain_getattribute(self, name)
+
+    def model_dump(self, *args, include=None, **kwargs):
+        read.update(key(self, name) for name in include or type(self).model_fields)
+        return plain_dump(self, *args, include=include, **kwargs)
+
+    def save():
+        record = {"argv": sys.argv, "read": sorted(read)}
+        Path(folder, f"{os.getpid()}.json").write_text(json.dumps(record))
+
+    Section.__getattribute__, Section.model_dump = getattribute, model_dump
+    atexit.register(save)
+
+
 def load_params(path: str | Path = paths.PARAMS) -> Params:
     """Read and validate params.yaml; a UserError names the first offending key and value."""
+    import os
+
+    if os.environ.get(TRACE) and Section.__getattribute__ is BaseModel.__getattribute__:
+        trace_reads(os.environ[TRACE])  # once a process
     from ruamel.yaml import YAMLError
 
     try:

@@ -33,7 +33,6 @@ def stable_archive_class():
 def export_saved_model(model, path: Path, temperature: float) -> None:
     """A SavedModel whose serving signature takes uint8 digits `images` [n, 28, 28] and returns
     `probabilities` [n, 10], calibrated by `temperature` (calibration.scale, in TensorFlow)."""
-    import keras
     import tensorflow as tf
 
     input_dtype = model.inputs[0].dtype

@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     leaderboard = json.loads(paths.LEADERBOARD.read_text())
     name = select_best(leaderboard, params.export.select_by)
 
+    import keras
+
     from mnist_nas.card import model_card
     from mnist_nas.data.splits import load_split
     from mnist_nas.files import load_model
     from mnist_nas.scoring.calibration import calibrate
     from mnist_nas.serving import export_saved_model
-
-    import keras
 
     keras.utils.set_random_seed(params.seed)  # the state of the layers' seed generators
     source = paths.model_file(name)

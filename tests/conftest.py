@@ -80,9 +80,11 @@ BAD_PARAMS = [
 ]
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command with the project's virtual environment first on PATH."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command with the project's virtual environment first on PATH (and `env` set)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -158,7 +160,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def project(tmp_path_factory):
     """A copy of the working tree (tracked and new files) in a new git repo, after `dvc repro`
-    of the whole pipeline on SMALL params. Shared by every test that reads its outputs."""
+    of the whole pipeline on SMALL params. Shared by every test that reads its outputs: the
+    one pipeline run of the suite that every test of a pipeline's outputs reads."""
     root = tmp_path_factory.mktemp("project")
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -177,7 +180,10 @@ def project(tmp_path_factory):
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
-    run(["dvc", "repro"], root)
+    # Each stage records the params it reads (mnist_nas.params.trace_reads), for the contract test.
+    trace = root / ".dvc" / "tmp" / "params-trace"
+    trace.mkdir(parents=True)
+    run(["dvc", "repro"], root, env={"MNIST_NAS_PARAMS_TRACE": str(trace)})
     return root
 
 

@@ -7,7 +7,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -41,7 +40,7 @@ def exported(small_convnet, tmp_path_factory) -> Path:
     (best / "calibration.json").write_text(json.dumps({"temperature": 1.2, "threshold": 0.9}))
     (best / "best.json").write_text(json.dumps({"model": "small_convnet", "test_accuracy": 0.98}))
     (best / "MODEL_CARD.md").write_text(
-        "# Model card\n\nGit revision: 0123456789abcdef0123456789abcdef01234567. Reproduce...\n"
+        "# Model card\n\nModel file sha256: 0123456789ab" + "c" * 52 + ".\n"
     )
     return best
 
@@ -201,7 +200,7 @@ def test_a_digit_drawn_on_the_canvas_is_read(page, sure_digits, tmp_path):
     assert answer_of(page) == str(label)
     page.locator("#saliency img").wait_for(timeout=30_000)  # the integrated-gradients map
     assert "small_convnet" in page.inner_text("body")  # which model answered
-    assert "0123456789ab" in page.inner_text("body")  # its git revision, from the card
+    assert "0123456789ab" in page.inner_text("body")  # its sha256, from the card
     not_blank(page, tmp_path / "drawn.png")
     assert page.hosts == {server_host(page)}, f"the page called out: {page.hosts}"
 

@@ -1,6 +1,8 @@
-"""`dvc exp` as users run it: two queued experiments on two workers, then a study of them."""
+"""`dvc exp` as users run it: two queued experiments on two workers, a revisit of one of them
+that DVC's run-cache restores without training, then a study of them."""
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -47,20 +49,47 @@ def experiments(project, tmp_path_factory):
     return root
 
 
-def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], experiments).stdout)
+@pytest.fixture(scope="module")
+def revisited(experiments):
+    """lr=0.01 again, in the workspace this time: (its output, its wall time in seconds)."""
+    started = time.monotonic()
+    result = run(["dvc", "exp", "run", "-S", "lr=0.01", "--name", "lr-high-again"], experiments)
+    return result.stdout + result.stderr, time.monotonic() - started
+
+
+def exp_runs(root) -> dict[str, dict]:
+    """Each experiment of the baseline by name: its params and metrics, as exp show has them."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], root).stdout)
     baseline = next(row for row in shown if row["rev"] != "workspace")
-    runs = {exp["revs"][0]["name"]: exp["revs"][0]["data"] for exp in baseline["experiments"]}
+    return {exp["revs"][0]["name"]: exp["revs"][0]["data"] for exp in baseline["experiments"]}
+
+
+def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
+    runs = {name: data for name, data in exp_runs(experiments).items() if name != "lr-high-again"}
     assert set(runs) == {"lr-high", "lr-low"}
     lrs = {name: data["params"]["params.yaml"]["data"]["lr"] for name, data in runs.items()}
     assert lrs == {"lr-high": 0.01, "lr-low": 0.0001}
-    leaderboards = {
-        name: data["metrics"]["metrics/eval/leaderboard.json"]["data"]
-        for name, data in runs.items()
+    accuracy = {
+        name: data["metrics"]["metrics/eval/accuracy.json"]["data"] for name, data in runs.items()
     }
-    assert leaderboards["lr-high"]["mlp"] != leaderboards["lr-low"]["mlp"]
+    assert accuracy["lr-high"]["mlp"] != accuracy["lr-low"]["mlp"]
     # the NAS model does not depend on lr: both experiments reuse it
-    assert leaderboards["lr-high"]["nas"] == leaderboards["lr-low"]["nas"]
+    assert accuracy["lr-high"]["nas"] == accuracy["lr-low"]["nas"]
+
+
+def test_a_revisited_experiment_comes_back_from_the_run_cache(experiments, revisited):
+    """lr A (0.01, queued), lr B (0.0001, queued), then lr A again: every stage that lr A ran
+    is restored from DVC's run-cache, nothing trains, and the metrics are lr A's."""
+    output, seconds = revisited
+    log = run(["dvc", "queue", "logs", "lr-high"], experiments).stdout
+    ran_first = set(re.findall(r"Running stage '(.+?)'", log))
+    assert {"train@mlp", "train@deep_convnet", "evaluate", "export", "numbers"} <= ran_first
+    assert re.findall(r"Running stage '(.+?)'", output) == [], output
+    restored = set(re.findall(r"Stage '(.+?)' is cached - skipping run", output))
+    assert restored == ran_first, output
+    runs = exp_runs(experiments)
+    assert runs["lr-high-again"]["metrics"] == runs["lr-high"]["metrics"]
+    print(f"revisit of lr=0.01: {seconds:.1f} s for {len(restored)} stages from the run-cache")
 
 
 def test_queued_jobs_train_with_the_thread_settings_the_queue_started_with(experiments):
@@ -73,13 +102,13 @@ def test_queued_jobs_train_with_the_thread_settings_the_queue_started_with(exper
 def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
     diff = run(["dvc", "exp", "diff", "lr-low", "lr-high", "--md"], experiments).stdout
     assert "| params.yaml | lr" in diff and "0.0001" in diff and "0.01" in diff
-    assert "metrics/eval/leaderboard.json" in diff
+    assert "metrics/eval/accuracy.json" in diff and "latency" not in diff
 
 
 def test_study_plots_the_experiments(experiments):
     result = run(["mnist-study", "lr"], experiments)
     table = pd.read_csv(experiments / "metrics" / "studies" / "lr.csv")
-    assert list(table["lr"]) == [0.0001, 0.001, 0.01]  # both experiments and the baseline
+    assert list(table["lr"]) == [0.0001, 0.001, 0.01]  # the experiments and the baseline
     assert {"mlp", "deep_convnet"} <= set(table.columns)  # the candidates that follow lr
     assert (experiments / "metrics" / "studies" / "lr.png").stat().st_size > 10_000
     assert "study: 3 runs" in result.stdout

@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 from conftest import set_params
 
-from stages import fetch
-from mnist_nas.files import load_npz
 from mnist_nas.data.sources import MNIST_ARRAY_SHA256, SPLITS
+from mnist_nas.errors import UserError
+from mnist_nas.files import load_npz
+from mnist_nas.paths import RAW
+from stages import fetch
 
-OUTPUT = Path(fetch.OUTPUT)
+OUTPUT = RAW
 
 
 def run_fetch() -> None:
-    fetch.main.__wrapped__()  # raise UserError instead of exiting, so tests can read it
+    fetch.main.__wrapped__([])  # raise UserError instead of exiting, so tests can read it
 
 
 def assert_official_mnist(path: Path) -> None:
@@ -76,7 +78,7 @@ def test_keras_download_with_wrong_hash_fails_and_writes_nothing(workdir):
     served = workdir / "mnist.npz"
     served.write_bytes(b"not the file you expect")
     set_params(workdir, data__source="keras", data__url=served.as_uri(), data__sha256="0" * 64)
-    with pytest.raises(fetch.UserError, match=r"^data\.url: download of file://.* failed"):
+    with pytest.raises(UserError, match=r"^data\.url: download of file://.* failed"):
         run_fetch()
     assert not OUTPUT.exists()
 
@@ -87,7 +89,7 @@ def test_truncated_npz_keeps_previous_output(workdir):
     whole = (workdir / "data" / "mnist.npz").read_bytes()
     (workdir / "cut.npz").write_bytes(whole[: len(whole) // 2])
     set_params(workdir, data__source="npz", data__path="cut.npz")
-    with pytest.raises(fetch.UserError, match=r"cut\.npz: not a readable \.npz file"):
+    with pytest.raises(UserError, match=r"cut\.npz: not a readable \.npz file"):
         run_fetch()
     assert OUTPUT.read_bytes() == b"previous output"
     assert list(OUTPUT.parent.iterdir()) == [OUTPUT]  # no temporary files left behind
@@ -95,7 +97,7 @@ def test_truncated_npz_keeps_previous_output(workdir):
 
 def test_missing_npz_path_is_named(workdir):
     set_params(workdir, data__source="npz", data__path="nowhere.npz")
-    with pytest.raises(fetch.UserError, match=r"^data\.path: no such file 'nowhere\.npz'"):
+    with pytest.raises(UserError, match=r"^data\.path: no such file 'nowhere\.npz'"):
         run_fetch()
 
 
@@ -114,7 +116,7 @@ def test_damaged_idx(workdir, mnist, damage, error):
     images = folder / "train-images-idx3-ubyte"
     images.write_bytes(damage(images.read_bytes()))
     set_params(workdir, data__source="idx", data__path=str(folder))
-    with pytest.raises(fetch.UserError, match=error):
+    with pytest.raises(UserError, match=error):
         run_fetch()
     assert not OUTPUT.exists()
 
@@ -137,7 +139,7 @@ def test_bad_arrays(workdir, mnist, change, error):
     arrays = {key: change.get(key, lambda a: a)(value) for key, value in mnist.items()}
     np.savez(workdir / "bad.npz", **arrays)
     set_params(workdir, data__source="npz", data__path="bad.npz")
-    with pytest.raises(fetch.UserError, match=error):
+    with pytest.raises(UserError, match=error):
         run_fetch()
     assert not OUTPUT.exists()
 
@@ -187,6 +189,6 @@ def test_tfds_source_gives_the_same_file_as_bundled(workdir, tfds_dir):
 def test_tfds_without_the_dataset_does_not_download_unless_allowed(workdir):
     (workdir / "empty").mkdir()
     set_params(workdir, data__source="tfds", data__path="empty", data__tfds_download=False)
-    with pytest.raises(fetch.UserError, match=r"^data\.path: no TFDS mnist 3\.0\.1 in empty "):
+    with pytest.raises(UserError, match=r"^data\.path: no TFDS mnist 3\.0\.1 in empty "):
         run_fetch()
     assert not OUTPUT.exists() and not list((workdir / "empty").iterdir())

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from mnist_nas.training import candidates, runtime
 from mnist_nas.errors import UserError
 from mnist_nas.params import load_params
+from mnist_nas.training import candidates, runtime
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,11 @@ def digits(mnist):
     return mnist["x_train"][:256], mnist["y_train"][:256]
 
 
-@pytest.mark.parametrize("name", sorted(models.BUILDERS))
+@pytest.mark.parametrize("name", sorted(candidates.BUILDERS))
 def test_candidate_trains_saves_and_loads(name, digits, tmp_path):
     params = load_params(REPO / "params.yaml")
     runtime.setup(seed=0, mixed_precision=False)
-    model = models.build(name, params)
+    model = candidates.build(name, params)
     assert model.inputs[0].dtype == "uint8"
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = digits
@@ -35,17 +35,17 @@ def test_candidate_trains_saves_and_loads(name, digits, tmp_path):
     np.testing.assert_allclose(loaded.predict(x[:32], verbose=0), probs, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(models.BUILDERS))
+@pytest.mark.parametrize("name", sorted(candidates.BUILDERS))
 def test_input_size_resizes_inside_the_model(name, digits):
     params = load_params(REPO / "params.yaml")
     small = params.model_copy(update={"train": params.train.model_copy(update={"input_size": 14})})
-    model = models.build(name, small)
+    model = candidates.build(name, small)
     resized = model.get_layer(index=3)
     assert isinstance(resized, keras.layers.Resizing) and resized.output.shape[1:3] == (14, 14)
     assert model.inputs[0].shape[1:] == (28, 28)  # still takes the 28x28 digits
     assert model.predict(digits[0][:8], verbose=0).shape == (8, 10)
     assert not any(
-        isinstance(layer, keras.layers.Resizing) for layer in models.build(name, params).layers
+        isinstance(layer, keras.layers.Resizing) for layer in candidates.build(name, params).layers
     )
 
 
@@ -56,4 +56,4 @@ def test_too_small_input_size_names_the_param():
         update={"train": params.train.model_copy(update={"input_size": 8}), "convnet": convnet}
     )
     with pytest.raises(UserError, match=r"^train.input_size: 8 is too small for convnet"):
-        models.build("convnet", tiny)
+        candidates.build("convnet", tiny)

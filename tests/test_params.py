@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import yaml
 from conftest import BAD_PARAMS, REPO, run, set_params

@@ -67,7 +67,7 @@ def test_each_change_reruns_only_what_it_affects(project):
 
 def test_every_file_the_stages_write_is_a_declared_output(project):
     """Nothing under metrics/ or models/ escapes DVC: each file lies in a declared output,
-    metric or plot; the numbers evaluation's and the calibration's are metrics and plots."""
+    metric or plot; the declared metrics are the few headline figures, never a timing."""
     from dvc.repo import Repo
 
     with Repo(str(project)) as repo:
@@ -79,11 +79,24 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
         assert any(path == out or out in path.parents for out in outs), path
     kinds = {path: ("metric" if out.metric else "plot" if out.plot else "out")
              for path, out in outs.items()}  # fmt: skip
-    assert kinds[Path("metrics/numbers/metrics.json")] == "metric"
+    # the metrics are the headline figures, and only those: timings and tables are plain outs
+    assert {path for path, kind in kinds.items() if kind == "metric"} == {
+        Path("metrics/eval/accuracy.json"), Path("metrics/export.json"),
+        Path("metrics/numbers/summary.json"),
+    }  # fmt: skip
+    for timings in ("metrics/eval/latency.json", "metrics/nas/time.json",
+                    "metrics/train/mlp/time.json"):  # fmt: skip
+        assert kinds[Path(timings)] == "out"
     assert kinds[Path("metrics/numbers/risk_coverage.csv")] == "plot"
-    assert kinds[Path("metrics/calibration/metrics.json")] == "metric"
     assert kinds[Path("metrics/calibration/reliability")] == "plot"
     numbers = {p.name for p in written if p.parent == Path("metrics/numbers")}
-    assert numbers == {"metrics.json", "risk_coverage.csv"}
-    shown = run(["dvc", "metrics", "show", "--json"], project).stdout
-    assert "number_accuracy" in shown and "test_ece_after" in shown
+    assert numbers == {"summary.json", "details.json", "risk_coverage.csv"}
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    metrics = shown[""]["data"]
+    assert set(metrics["metrics/eval/accuracy.json"]["data"]) == {
+        "mlp", "convnet", "deep_convnet", "nas", "ensemble"
+    }  # fmt: skip
+    assert set(metrics["metrics/export.json"]["data"]) == {"exported", "test_ece"}
+    assert set(metrics["metrics/numbers/summary.json"]["data"]["touching"]) == {
+        "accuracy", "accepted"
+    }  # fmt: skip

@@ -1,15 +1,14 @@
 """python -m stages.predict on real test digits saved as images, and on a file that is not one."""
 
 import json
-import re
 
 import numpy as np
 import pytest
 from conftest import read_line, run
-from mnist_nas.reading.photos import photo
 from PIL import Image
 
 from mnist_nas.errors import UserError
+from mnist_nas.reading.photos import photo
 from mnist_nas.reading.reader import read_image, to_mnist
 
 

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from conftest import set_params
 
-from stages import fetch, prepare
+from mnist_nas.data.splits import split
 from mnist_nas.files import load_npz
+from stages import fetch, prepare
 
 
 def traced(mnist):
@@ -15,7 +16,7 @@ def traced(mnist):
 
 
 def test_split_is_stratified_disjoint_and_complete(mnist):
-    splits = prepare.split(traced(mnist), 0.1, 1.0, limit=None, seed=0)
+    splits = split(traced(mnist), 0.1, 1.0, limit=None, seed=0)
     train_ids, val_ids = splits["train"][0], splits["val"][0]
     assert len(val_ids) == 6000 and len(train_ids) == 54000
     assert not set(train_ids) & set(val_ids)
@@ -27,22 +28,22 @@ def test_split_is_stratified_disjoint_and_complete(mnist):
 
 
 def test_test_set_is_untouched(mnist):
-    splits = prepare.split(mnist, 0.2, 1.0, limit=None, seed=3)
+    splits = split(mnist, 0.2, 1.0, limit=None, seed=3)
     np.testing.assert_array_equal(splits["test"][0], mnist["x_test"])
     np.testing.assert_array_equal(splits["test"][1], mnist["y_test"])
 
 
 def test_split_depends_only_on_seed(mnist):
-    first = prepare.split(traced(mnist), 0.1, 1.0, None, seed=7)
-    again = prepare.split(traced(mnist), 0.1, 1.0, None, seed=7)
-    other = prepare.split(traced(mnist), 0.1, 1.0, None, seed=8)
+    first = split(traced(mnist), 0.1, 1.0, None, seed=7)
+    again = split(traced(mnist), 0.1, 1.0, None, seed=7)
+    other = split(traced(mnist), 0.1, 1.0, None, seed=8)
     np.testing.assert_array_equal(first["val"][0], again["val"][0])
     assert not np.array_equal(first["val"][0], other["val"][0])
 
 
 @pytest.mark.parametrize("limit", [50, 1000])
 def test_limit_caps_each_split_stratified(mnist, limit):
-    splits = prepare.split(traced(mnist), 0.1, 1.0, limit, seed=0)
+    splits = split(traced(mnist), 0.1, 1.0, limit, seed=0)
     for name, (_, y) in splits.items():
         assert len(y) == limit, name
         source = mnist["y_test"] if name == "test" else mnist["y_train"]
@@ -51,8 +52,8 @@ def test_limit_caps_each_split_stratified(mnist, limit):
 
 
 def test_train_fraction_shrinks_only_the_training_split(mnist):
-    full = prepare.split(traced(mnist), 0.1, 1.0, None, seed=0)
-    small = prepare.split(traced(mnist), 0.1, 0.05, None, seed=0)
+    full = split(traced(mnist), 0.1, 1.0, None, seed=0)
+    small = split(traced(mnist), 0.1, 0.05, None, seed=0)
     assert len(small["train"][1]) == round(0.05 * 54000)
     assert set(small["train"][0]) <= set(full["train"][0])  # a subset
     for name in ("val", "test"):
@@ -63,8 +64,8 @@ def test_train_fraction_shrinks_only_the_training_split(mnist):
 
 def test_main_writes_uint8_splits_and_report(workdir):
     set_params(workdir, data__limit=300)
-    fetch.main.__wrapped__()
-    prepare.main.__wrapped__()
+    fetch.main.__wrapped__([])
+    prepare.main.__wrapped__([])
     report = json.loads((workdir / "metrics" / "data.json").read_text())
     classes = pd.read_csv(workdir / "metrics" / "data_classes.csv")
     assert list(classes.digit) == list(range(10))

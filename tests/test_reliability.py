@@ -45,7 +45,9 @@ def scratch_project(root: Path, **overrides) -> Path:
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, root / name)
     for package in ("stages", "mnist_nas"):
-        shutil.copytree(REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (root / "data").mkdir()
     shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
     set_params(root, **{**SMALL, "data__limit": 2000, **overrides})

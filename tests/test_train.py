@@ -19,15 +19,21 @@ def train(root, name):
 def test_outputs_and_seeded_runs_are_identical(prepared):
     first = train(prepared, "convnet")
     assert (prepared / "models" / "trained" / "convnet" / "model.keras").is_file()
-    assert any((prepared / "models" / "trained" / "convnet" / "tensorboard").rglob("events.out.*"))
+    model = (prepared / "models" / "trained" / "convnet" / "model.keras").read_bytes()
+    assert list((prepared / "models" / "trained" / "convnet").iterdir()) == [
+        prepared / "models" / "trained" / "convnet" / "model.keras"
+    ]  # nothing else in the output: TensorBoard's logs carry the time and host
+    assert any((prepared / ".dvc" / "tmp" / "tensorboard" / "convnet").rglob("events.out.*"))
     plots = prepared / "metrics" / "train" / "convnet" / "plots" / "metrics"
     assert (plots / "train" / "accuracy.tsv").is_file() and (plots / "eval" / "loss.tsv").is_file()
     timing = json.loads((prepared / "metrics" / "train" / "convnet" / "time.json").read_text())
     assert timing["epochs_run"] == 1 and timing["wall_time_s"] > 0
     assert first["params"] > 0 and 0 <= first["best_val_accuracy"] <= 1
-    assert not list((prepared / ".dvc" / "tmp" / "backup").glob("*/*"))  # backup cleaned up
+    assert not list((prepared / ".dvc" / "tmp" / "train").glob("*"))  # resume state cleaned up
 
     assert train(prepared, "convnet") == first
+    # the same weights give the same bytes: no time, memory address or random id in the file
+    assert (prepared / "models" / "trained" / "convnet" / "model.keras").read_bytes() == model
 
 
 def test_top_level_settings_are_overridden_per_model(prepared):
@@ -42,7 +48,9 @@ def test_top_level_settings_are_overridden_per_model(prepared):
 @pytest.mark.parametrize(
     ("args", "params", "error"),
     [
-        (["resnet"], {}, "error: models: 'resnet' is not one of the listed models"),
+        (["resnet"], {}, "error: 'resnet' is not a candidate; the candidates are mlp, convnet"),
+        (["mlp", "convnet"], {}, "error: python -m stages.train: unrecognized arguments: convnet"),
+        ([], {}, "error: python -m stages.train: the following arguments are required: name"),
         (["mlp"], {"models": ["mlp", "resnet"]}, "error: params.yaml: models.1: Input should be"),
         (["mlp"], {"models": ["mlp", "mlp"]}, "error: params.yaml: models: Value error, lists a"),
         (["mlp"], {"models": []}, "error: params.yaml: models: List should have at least 1"),
@@ -56,7 +64,7 @@ def test_bad_model_choice_fails_before_training(prepared, tmp_path, args, params
     set_params(tmp_path, **SMALL, **params)
     (tmp_path / "data").symlink_to(prepared / "data")
     result = run(["python", "-m", "stages.train", *args], tmp_path, check=False)
-    assert result.returncode == 1
+    assert result.returncode == (2 if "stages.train:" in error else 1)  # 2: a usage error
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(error), result.stderr
     assert not (tmp_path / "models").exists()
