@@ -5,10 +5,8 @@ VENV ?= .venv
 EXTRAS ?= cpu
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
-# Keep TensorFlow's C++ start-up chatter out of the logs.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: repro small queue test lint lock venv clean-venv demo
+.PHONY: repro small queue compare test lint lock venv clean-venv demo
 
 venv: $(VENV)/.installed
 
@@ -53,11 +51,19 @@ queue: venv
 	$(if $(filter-out 1,$(JOBS)),TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=1) \
 		dvc queue start --jobs $(JOBS)
 
+# The experiments side by side in a 120-column terminal, by what they are chosen by: the params
+# that differ, each model's validation accuracy and which model was exported, at 4 digits. The
+# test-set figures (reported, never chosen by), hashes, dates and queue columns are left out:
+# dvc exp diff and dvc metrics show have them all.
+compare: venv
+	dvc exp show --only-changed --precision 4 --no-pager \
+		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching)\..*'
+
 # A page to draw or upload digits and see what models/best reads, with a JSON API beside it
-# (README, "Try it"): http://127.0.0.1:$(PORT). It serves on the loopback address only.
+# (docs/demo.md): http://127.0.0.1:$(PORT). It serves on the loopback address only.
 PORT ?= 7860
 demo: venv
-	python -m stages.demo --port $(PORT)
+	mnist-demo --port $(PORT)
 
 test: venv
 	python -m pytest

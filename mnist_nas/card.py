@@ -27,7 +27,7 @@ def training_params(params: Params, name: str) -> dict:
         "epochs": epochs,
         "batch_size": batch_size,
         "train": params.train.model_dump(),
-        name: params.model_dump()[name],
+        name: getattr(params, name).model_dump(),
     }
 
 

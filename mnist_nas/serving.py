@@ -50,7 +50,7 @@ def export_saved_model(model, path: Path, temperature: float) -> None:
         input_signature=[tf.TensorSpec([None, SIDE, SIDE], tf.uint8, name="images")],
     )
     archive.write_out(str(path), verbose=False)
-    stable_fingerprint(path / "fingerprint.pb")
+    stable_fingerprint(Path(path) / "fingerprint.pb")
 
 
 def stable_fingerprint(path: Path) -> None:

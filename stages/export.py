@@ -11,7 +11,8 @@ Writes  models/best/model.keras         the chosen model as trained
         models/best/calibration.json    the temperature and the reject threshold
         models/best/MODEL_CARD.md       which model, why, its metrics, data, params, provenance
         models/best/best.json           the chosen model's name and scores
-        metrics/export.json (metric)    which model was exported, its test calibration error
+        metrics/export.json (metric)    which model was exported, its test accuracy and
+                                        calibration error (after temperature scaling)
         metrics/calibration/            calibration.json (every measure before and after
                                         scaling), reliability/{raw,calibrated}.csv
 
@@ -71,7 +72,14 @@ def main(argv: list[str] | None = None) -> None:
     write_json(paths.CALIBRATION / "calibration.json", measures)
     for which, table in reliability.items():
         write_csv(paths.CALIBRATION / "reliability" / f"{which}.csv", table)
-    write_json(paths.EXPORTED, {"exported": name, "test_ece": measures["test_ece_after"]})
+    write_json(
+        paths.EXPORTED,
+        {
+            "exported": name,
+            "test_accuracy": leaderboard[name]["test_accuracy"],
+            "test_ece": measures["test_ece_after"],
+        },
+    )
     print(
         f"export: {name} ({params.export.select_by} {leaderboard[name][params.export.select_by]})"
         f" -> {paths.BEST}/model.keras, saved_model; temperature {fitted['temperature']:.3f},"

@@ -4,8 +4,8 @@ separated digits and touching ones, from the official test digits only (seeded),
 each image through predict's own path (ink, segmentation, calibrated model, reject threshold).
 
 Reads   data/prepared/test.npz, models/best; params seed, numbers.count, numbers.digits
-Writes  metrics/numbers/summary.json (metric): per kind, the share of numbers read right and
-        the share accepted at the export's threshold
+Writes  metrics/numbers/summary.json (metric): per kind, the share of numbers read right
+        (`read`) and the share accepted at the export's threshold, sent without a person (`sent`)
         metrics/numbers/details.json: per kind, digit and number accuracy without reject,
         segmentation errors, accepted, wrong among the accepted, and what that makes of
         2,100 numbers a day
@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     details = {kind: summary(numbers) for kind, numbers in table.groupby("kind")}
     details["all"] = summary(table)
     details["threshold"] = round(threshold, 6)
+    # read: numbers read right, without reject; sent: accepted, sent without a person
     headline = {
-        kind: {"accuracy": details[kind]["number_accuracy"], "accepted": details[kind]["accepted"]}
+        kind: {"read": details[kind]["number_accuracy"], "sent": details[kind]["accepted"]}
         for kind in KINDS
     }
     write_json(paths.NUMBERS / "details.json", details)

@@ -10,14 +10,13 @@ Keeps   .dvc/tmp/train/NAME-<key>/: the resume state of an interrupted fit (Kera
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 
 from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
-from mnist_nas.files import atomic_path, save_model, write_json
+from mnist_nas.files import save_model, write_json
 from mnist_nas.params import CANDIDATES, load_params
 
 
@@ -37,12 +36,11 @@ def main(argv: list[str] | None = None) -> None:
 
     # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
     import keras
-    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
     from mnist_nas.data.splits import load_split
     from mnist_nas.training import candidates, runtime
-    from mnist_nas.training.resume import resume_dir
+    from mnist_nas.training.resume import FitState
 
     strategy = runtime.setup(params.seed, params.train.mixed_precision)
     x_train, y_train = load_split("train")
@@ -61,20 +59,16 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     settings = params.model_dump(include={"seed", "train", name})
-    state = resume_dir(paths.RESUME / "train", name, settings | {"fit": [lr, epochs, batch_size]})
-    backup, history_dir = state / "backup", state / "live"
-    resuming = (backup / "training_metadata.json").exists()
+    state = FitState(name, settings | {"fit": [lr, epochs, batch_size]})
     tensorboard = paths.RESUME / "tensorboard" / name
-    if resuming:
-        print(f"train: resuming {name} from {backup}")
+    if state.finished_epochs:
+        print(f"train: resuming {name} from {state.backup} after epoch {state.finished_epochs}")
     else:
         shutil.rmtree(tensorboard, ignore_errors=True)
 
-    with Live(str(history_dir), resume=resuming, dvcyaml=None, save_dvc_exp=False) as live:
-        if resuming:  # DVCLive's step = Keras' epoch (its own resume is one short after epoch 1)
-            live.step = json.loads((backup / "training_metadata.json").read_text())["epoch"]
+    with state.live() as live:
         callbacks = [
-            *runtime.fit_callbacks(backup, params.train.patience),
+            *runtime.fit_callbacks(state.backup, params.train.patience),
             keras.callbacks.TensorBoard(tensorboard),
             DVCLiveCallback(live=live),
             runtime.progress(name, epochs),
@@ -85,29 +79,20 @@ def main(argv: list[str] | None = None) -> None:
         )
         wall_time = time.perf_counter() - started
         runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
-        best = max(range(len(history.epoch)), key=lambda i: history.history["val_accuracy"][i])
-        live.summary["params"] = model.count_params()
-        live.summary["best_epoch"] = history.epoch[best] + 1
-        live.summary["best_val_accuracy"] = history.history["val_accuracy"][best]
+        scores = history.history["val_accuracy"]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        live.summary |= {"params": model.count_params(), "best_epoch": history.epoch[best] + 1,
+                         "best_val_accuracy": scores[best]}  # fmt: skip
 
     save_model(model, paths.model_file(name))
-    record = paths.train_metrics(name)
-    for part in ("metrics.json", "plots"):
-        with atomic_path(record / part) as tmp:
-            (shutil.copytree if part == "plots" else shutil.copyfile)(history_dir / part, tmp)
+    state.publish(paths.train_metrics(name))
     epochs_run = len(history.epoch)
-    write_json(
-        record / "time.json",
-        {
-            "wall_time_s": round(wall_time, 1),
-            "epochs_run": epochs_run,
-            "train_images_per_s": round(epochs_run * len(y_train) / wall_time),
-        },
-    )
-    shutil.rmtree(state)
+    timing = {"wall_time_s": round(wall_time, 1), "epochs_run": epochs_run,
+              "train_images_per_s": round(epochs_run * len(y_train) / wall_time)}  # fmt: skip
+    write_json(paths.train_metrics(name) / "time.json", timing)
     print(
-        f"train: {name}: best val_accuracy {history.history['val_accuracy'][best]:.4f} "
-        f"(epoch {history.epoch[best] + 1}) in {wall_time:.0f}s -> {paths.model_file(name)}"
+        f"train: {name}: best val_accuracy {scores[best]:.4f} (epoch {history.epoch[best] + 1}) "
+        f"in {wall_time:.0f}s -> {paths.model_file(name)}"
     )
 
 

@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import BIN, run
+from conftest import BIN, REPO, run
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,14 @@ def experiments(project, tmp_path_factory):
         [BIN / "dvc", "queue", "start", "--jobs", "2"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 600
+    deadline, status = time.monotonic() + 600, ""
     try:
         while time.monotonic() < deadline:
-            status = run(["dvc", "queue", "status"], root).stdout
+            shown = run(["dvc", "queue", "status"], root, check=False)
+            if shown.returncode:  # the queue's broker between two states: ask again
+                time.sleep(1)
+                continue
+            status = shown.stdout
             if "Queued" not in status and "Running" not in status:
                 break
             time.sleep(5)
@@ -121,3 +125,15 @@ def test_study_of_an_unvaried_param_says_so(experiments):
         "error: nas.max_trials: fewer than two finished experiments differ from their baseline "
         "in it alone"
     )
+
+
+def test_make_compare_fits_a_120_column_terminal(experiments, revisited):
+    """The README's comparison of experiments: every column readable in 120 columns."""
+    dry_run = run(["make", "--dry-run", "--no-print-directory", "compare"], REPO).stdout
+    command = dry_run.replace("\\\n", " ").strip().splitlines()[-1]
+    shown = run(["bash", "-c", command], experiments, env={"COLUMNS": "120"}).stdout
+    lines = shown.rstrip().splitlines()
+    assert max(len(line) for line in lines) <= 120 and "…" not in shown, shown
+    header = lines[1].split()
+    assert {"Experiment", "lr", "mlp.val", "deep_convnet.val"} <= set(header), shown
+    assert "lr-high" in shown and "lr-low" in shown

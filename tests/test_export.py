@@ -86,7 +86,7 @@ def test_calibration_is_fitted_on_validation_stored_and_served(project, tmp_path
 
     best = project / "models" / "best"
     fitted = json.loads((best / "calibration.json").read_text())
-    metrics = json.loads((project / "metrics" / "calibration" / "metrics.json").read_text())
+    metrics = json.loads((project / "metrics" / "calibration" / "calibration.json").read_text())
     assert metrics["val_log_loss_after"] <= metrics["val_log_loss_before"]
     assert fitted["temperature"] == pytest.approx(metrics["temperature"], abs=1e-6)
 

@@ -15,7 +15,7 @@ from mnist_nas.files import load_npz
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 
-# sha256 of each array's raw bytes in the official MNIST (see data/README.md).
+# sha256 of each array's raw bytes in the official MNIST (README.md, "Data and attribution").
 MNIST_ARRAY_SHA256 = {
     "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
     "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",

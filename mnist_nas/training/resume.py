@@ -23,3 +23,40 @@ def resume_dir(root: str | Path, name: str, settings: object, remove_stale: bool
         if stale != path:
             shutil.rmtree(stale)
     return path
+
+
+class FitState:
+    """The resume state of one candidate's fit, in paths.RESUME/train/NAME-<key>: Keras' backup
+    of the last finished epoch (backup/) and DVCLive's history (live/). Published into the
+    stage's outputs when the fit is done, then removed."""
+
+    def __init__(self, name: str, settings: object):
+        self.folder = resume_dir(paths.RESUME / "train", name, settings)
+        self.backup, self.history = self.folder / "backup", self.folder / "live"
+
+    @property
+    def finished_epochs(self) -> int:
+        """Epochs an interrupted fit finished (0 for a fit from the start)."""
+        metadata = self.backup / "training_metadata.json"
+        return json.loads(metadata.read_text())["epoch"] + 1 if metadata.exists() else 0
+
+    def live(self):
+        """DVCLive, going on from the interrupted fit's history when there is one."""
+        from dvclive import Live
+
+        resuming = self.finished_epochs > 0
+        live = Live(str(self.history), resume=resuming, dvcyaml=None, save_dvc_exp=False)
+        if resuming:  # DVCLive's step = Keras' epoch (its own resume is one short after epoch 1)
+            live.step = self.finished_epochs - 1
+        return live
+
+    def publish(self, record: Path) -> None:
+        """DVCLive's summary and per-epoch plots into `record` (the stage's outputs), atomically;
+        then the resume state goes."""
+        from mnist_nas.files import atomic_path
+
+        with atomic_path(record / "metrics.json") as tmp:
+            shutil.copyfile(self.history / "metrics.json", tmp)
+        with atomic_path(record / "plots") as tmp:
+            shutil.copytree(self.history / "plots", tmp)
+        shutil.rmtree(self.folder)
