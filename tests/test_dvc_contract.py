@@ -75,8 +75,9 @@ def declared_code(stage: str) -> set[str]:
 @pytest.mark.parametrize("stage", STAGES)
 def test_code_deps_are_exactly_the_import_closure(stage):
     imported, declared = import_closure(stage_module(stage)), declared_code(stage)
-    assert not imported - declared, f"{stage}: imports these, dvc.yaml lacks them"
-    assert not declared - imported, f"{stage}: dvc.yaml lists these, the stage never imports them"
+    missing, extra = sorted(imported - declared), sorted(declared - imported)
+    assert not missing, f"{stage} imports {missing}, which dvc.yaml does not list as deps"
+    assert not extra, f"dvc.yaml lists {extra} as deps of {stage}, which never imports them"
 
 
 def test_no_stage_imports_another_and_no_test_imports_a_test():
