@@ -49,15 +49,25 @@ def imported_files(path: Path) -> set[Path]:
     return files - {None}
 
 
+def holds_code(path: Path) -> bool:
+    """False for a package's __init__.py that is only a docstring: it runs no code, so editing
+    it changes no output and is no dep."""
+    body = ast.parse(path.read_text()).body
+    return not (path.name == "__init__.py" and all(
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body
+    ))  # fmt: skip
+
+
 def import_closure(stage_module: str) -> set[str]:
-    """Every project file `python -m stage_module` imports, transitively, relative to REPO."""
+    """Every project file with code that `python -m stage_module` imports, transitively,
+    relative to REPO."""
     seen, todo = set(), [module_file(stage_module), module_file(stage_module.split(".")[0])]
     while todo:
         path = todo.pop()
         if path not in seen:
             seen.add(path)
             todo.extend(imported_files(path))
-    return {str(path.relative_to(REPO)) for path in seen}
+    return {str(path.relative_to(REPO)) for path in seen if holds_code(path)}
 
 
 def stage_module(stage: str) -> str:
