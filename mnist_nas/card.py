@@ -10,13 +10,17 @@ import yaml
 
 from mnist_nas import paths
 from mnist_nas.params import Params
+from mnist_nas.scoring.selection import REASONS
 
 
 def training_params(params: Params, name: str) -> dict:
-    """The params the model `name` was trained with (the ensemble: its members')."""
+    """The params the model `name` was trained with (the ensemble: each member's)."""
     if name == "ensemble":
         members = json.loads(paths.ENSEMBLE_CHOICE.read_text())["members"]
-        return {"ensemble": params.ensemble.model_dump(), "members": members}
+        return {
+            "ensemble": params.ensemble.model_dump(),
+            "members": {member: training_params(params, member) for member in members},
+        }
     if name == "nas":
         train = params.train.model_dump(include={"patience", "lr_schedule"})
         return {"seed": params.seed, "nas": params.nas.model_dump(), "train": train}
@@ -31,10 +35,27 @@ def training_params(params: Params, name: str) -> dict:
     }
 
 
+def members_line(name: str) -> str:
+    """For an ensemble: its members, and whether the search's model is one of them."""
+    if name != "ensemble":
+        return ""
+    members = json.loads(paths.ENSEMBLE_CHOICE.read_text())["members"]
+    search = (
+        "The AutoKeras search's model (`nas`) is one of them."
+        if "nas" in members
+        else "The AutoKeras search's model (`nas`) is not one of them."
+    )
+    listed = ", ".join(f"`{member}`" for member in members)
+    return (
+        f"\nThe ensemble averages the probabilities of {listed}, chosen by ensemble selection on "
+        f"the validation log loss (`stages/ensemble.py`). {search}\n"
+    )
+
+
 def leaderboard_rows(name: str, leaderboard: dict[str, dict]) -> str:
     return "\n".join(
         f"| {'**' + other + '**' if other == name else other} | {m['val_accuracy']:.2%} | "
-        f"{m['val_loss']:.4f} | {m['test_accuracy']:.2%} | "
+        f"{m['val_loss']:.5f} | {m['test_accuracy']:.2%} | "
         f"{m['test_accuracy_ci95_low']:.2%} to {m['test_accuracy_ci95_high']:.2%} | "
         f"{m['test_loss']:.4f} | {m['test_macro_f1']:.4f} | {m['params']:,} |"
         for other, m in sorted(leaderboard.items(), key=lambda item: -item[1]["val_accuracy"])
@@ -55,9 +76,10 @@ def model_card(
     return f"""# Model card: `{name}`, MNIST handwritten-digit classifier
 
 Chosen by `export.select_by: {params.export.select_by}` on the validation split (ties go to
-fewer params) among the models below. The official MNIST test set is for reporting only: no
-choice (model, early stopping, search, ensemble members) was made on it.
-
+fewer params) among the models below: {REASONS[params.export.select_by]}. The rule is a param,
+fixed before any score is seen. The official MNIST test set is for reporting only: no choice
+(model, early stopping, search, ensemble members) was made on it.
+{members_line(name)}
 | model | val accuracy | val loss | test accuracy | 95% interval | test loss | macro F1 | params |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {leaderboard_rows(name, leaderboard)}

@@ -38,6 +38,10 @@ class PrepareParams(Section):
     train_fraction: Annotated[float, Field(gt=0, le=1)]  # of the training split kept
 
 
+# train.mixed_precision: auto is float16 on a GPU, bfloat16 on a CPU with AVX512-BF16 or AMX,
+# float32 elsewhere; true is float16, false float32.
+Precision = Literal["auto", "float16", "bfloat16", True, False]
+
 ModelName = Literal["mlp", "convnet", "deep_convnet"]
 CANDIDATES: tuple[str, ...] = get_args(ModelName)  # the hand-designed candidates, in order
 
@@ -45,7 +49,7 @@ CANDIDATES: tuple[str, ...] = get_args(ModelName)  # the hand-designed candidate
 class TrainParams(Section):
     patience: PositiveInt
     lr_schedule: Literal["cosine", "constant"]
-    mixed_precision: Literal["auto"] | bool  # auto: on when a GPU is present
+    mixed_precision: Precision
     jit_compile: Literal["auto"] | bool  # auto: Keras' choice, XLA on GPUs, off on CPUs
     input_size: Annotated[int, Field(ge=8, le=28)]  # digits resized to this inside the model
 
@@ -71,12 +75,16 @@ class ConvnetParams(CandidateParams):
 
 class DeepConvnetParams(CandidateParams):
     filters: Annotated[list[Width], Field(min_length=1, max_length=4)]
+    kernel_size: Literal[3, 5, 7]  # of the first convolution, on the single-channel input
+    # batch normalisation after every conv, after each block's last (strided) conv, or none
+    batch_norm: Literal["every", "last", "none"]
     dense_units: Width
     dropout: Annotated[float, Field(ge=0, lt=1)]
     global_pool: bool
     augment: bool
     rotation: Annotated[float, Field(ge=0, le=180)]  # degrees, either way
     shift: Annotated[float, Field(ge=0, lt=1)]  # fraction of the image size, either way
+    zoom: Annotated[float, Field(ge=0, lt=1)]  # fraction of the image size, in or out
 
 
 class NasParams(Section):
@@ -96,7 +104,7 @@ class EvaluateParams(Section):
 
 
 class EnsembleParams(Section):
-    top_k: PositiveInt  # models averaged, the best by validation accuracy
+    max_members: PositiveInt  # at most this many models averaged, chosen on validation
 
 
 class ExportParams(Section):

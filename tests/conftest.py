@@ -69,6 +69,11 @@ BAD_PARAMS = [
     ({"numbers__count": 0}, "numbers.count:", "0"),
     ({"numbers__digits": 0}, "numbers.digits:", "0"),
     ({"numbers__digits": 41}, "numbers.digits:", "41"),
+    ({"train__mixed_precision": "bf16"}, "train.mixed_precision:", "'bf16'"),
+    ({"deep_convnet__batch_norm": "some"}, "deep_convnet.batch_norm:", "'some'"),
+    ({"deep_convnet__kernel_size": 4}, "deep_convnet.kernel_size:", "4"),
+    ({"deep_convnet__zoom": 1.0}, "deep_convnet.zoom:", "1.0"),
+    ({"ensemble__max_members": 0}, "ensemble.max_members:", "0"),
     # found by the property-based test (test_reliability.py): values that passed the schema and
     # then crashed or hung a stage
     ({"seed": 2**32}, "seed:", "4294967296"),

@@ -1,4 +1,4 @@
-"""The ensemble: one Keras model averaging the best top_k models by validation accuracy."""
+"""The ensemble: one Keras model averaging members chosen by their validation log loss."""
 
 import json
 
@@ -6,18 +6,47 @@ import numpy as np
 import pytest
 import yaml
 from conftest import run, set_params
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mnist_nas.scoring.selection import ensemble_members, log_loss
+
+VAL_PROBS = (
+    "import sys, numpy as np\n"
+    "from mnist_nas.files import load_model\n"
+    "from mnist_nas.data.splits import load_split\n"
+    "from mnist_nas.paths import model_file\n"
+    "x, y = load_split('val')\n"
+    "names = sys.argv[2:]\n"
+    "np.savez(sys.argv[1], y=y, **{n: load_model(model_file(n)).predict(x, verbose=0) "
+    "for n in names})\n"
+)
 
 
-def test_members_are_the_best_by_validation_accuracy(project):
+def test_members_lower_the_validation_log_loss_and_no_other_model_would(project, tmp_path):
+    from sklearn.metrics import log_loss
+
     chosen = json.loads((project / "metrics/ensemble.json").read_text())
     leaderboard = json.loads((project / "metrics/eval/leaderboard.json").read_text())
-    accuracy = chosen["val_accuracy"]
-    assert sorted(accuracy) == sorted(name for name in leaderboard if name != "ensemble")
-    for name, value in accuracy.items():  # the same validation scores evaluate reports
-        assert value == pytest.approx(leaderboard[name]["val_accuracy"])
-    ranked = sorted(accuracy, key=lambda name: (-accuracy[name], leaderboard[name]["params"]))
-    top_k = yaml.safe_load((project / "params.yaml").read_text())["ensemble"]["top_k"]
-    assert top_k > 1 and chosen["members"] == ranked[:top_k]
+    pool = sorted(name for name in leaderboard if name != "ensemble")
+    assert sorted(chosen["val_loss"]) == pool
+    out = tmp_path / "val.npz"
+    run(["python", "-c", VAL_PROBS, str(out), *pool], project)
+    probs = dict(np.load(out))
+    y = probs.pop("y")
+
+    def loss(names):
+        return log_loss(y, np.mean([probs[name] for name in names], axis=0), labels=range(10))
+
+    members = chosen["members"]
+    assert members[0] == min(pool, key=lambda name: loss([name]))  # the best single model first
+    after_each = [loss(members[: k + 1]) for k in range(len(members))]
+    assert after_each == pytest.approx(chosen["val_loss_after_each"], abs=1e-5)
+    assert all(later < earlier for earlier, later in zip(after_each, after_each[1:], strict=False))
+    limit = yaml.safe_load((project / "params.yaml").read_text())["ensemble"]["max_members"]
+    if len(members) < limit:  # it stopped because no other model lowers the loss
+        assert all(loss([*members, name]) >= after_each[-1] for name in pool if name not in members)
 
 
 def test_probabilities_are_the_mean_of_the_members(project, tmp_path):
@@ -73,10 +102,35 @@ def test_saved_model_gives_the_keras_predictions_without_the_project(project, tm
 
 
 def test_more_members_than_models_fails_in_one_line(tmp_path):
-    set_params(tmp_path, ensemble__top_k=6)
+    set_params(tmp_path, ensemble__max_members=6)
     result = run(["python", "-m", "stages.ensemble"], tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "error: ensemble.top_k: 6 is more than the 4 models "
+        "error: ensemble.max_members: 6 is more than the 4 models "
         "['mlp', 'convnet', 'deep_convnet', 'nas']"
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    logits=hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.just(40), st.just(10)),
+                      elements=st.floats(-6, 6)),
+    y=hnp.arrays(np.int64, 40, elements=st.integers(0, 9)),
+    max_members=st.integers(1, 6),
+)  # fmt: skip
+def test_ensemble_selection_properties(logits, y, max_members):
+    probs = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    val_probs = {f"m{i}": p for i, p in enumerate(probs)}
+    sizes = {name: 1000 - i for i, name in enumerate(val_probs)}
+    members, losses = ensemble_members(val_probs, y, sizes, max_members)
+
+    def loss(names):
+        return log_loss(y, np.mean([val_probs[name] for name in names], axis=0))
+
+    assert 1 <= len(members) <= max_members and len(set(members)) == len(members)
+    assert loss(members[:1]) == min(loss([name]) for name in val_probs)
+    assert losses == pytest.approx([loss(members[: k + 1]) for k in range(len(members))])
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:], strict=False))
+    rest = [name for name in val_probs if name not in members]
+    if len(members) < max_members:  # stopped: no model left, or none lowers the loss
+        assert all(loss([*members, name]) >= losses[-1] for name in rest)

@@ -78,6 +78,37 @@ def test_selection_rule(select_by, expected):
     assert select_best(BOARD, select_by) == expected
 
 
+def test_tied_accuracy_is_decided_by_the_log_loss_not_by_size():
+    board = {
+        "ensemble": {"val_accuracy": 0.9955, "val_loss": 0.0161, "params": 900_000},
+        "single": {"val_accuracy": 0.9955, "val_loss": 0.0170, "params": 300_000},
+    }
+    assert select_best(board, "val_accuracy") == "single"  # a tie: fewer params
+    assert select_best(board, "val_loss") == "ensemble"  # the rule decides
+
+
+def test_shuffled_test_labels_change_no_choice(project, tmp_path):
+    """Shuffle the test set's labels, score and export again with the real stages: the same
+    model is exported, byte for byte, while its reported test accuracy collapses."""
+    root = tmp_path / "p"
+    shutil.copytree(project, root, symlinks=True)
+    before = json.loads((project / "models/best/best.json").read_text())
+    test_file = root / "data/prepared/test.npz"
+    with np.load(test_file) as test:
+        x, y = test["x"], test["y"]
+    test_file.unlink()  # a DVC output may be a link into the cache: never write through it
+    np.savez(test_file, x=x, y=np.random.default_rng(0).permutation(y))
+    run(["python", "-m", "stages.evaluate"], root)
+    run(["python", "-m", "stages.export"], root)
+    after = json.loads((root / "models/best/best.json").read_text())
+    assert after["model"] == before["model"] and after["select_by"] == before["select_by"]
+    assert after["test_accuracy"] < 0.2 < before["test_accuracy"]
+    for name in ("model.keras", "calibration.json"):
+        assert (root / "models/best" / name).read_bytes() == (
+            project / "models/best" / name
+        ).read_bytes()
+
+
 def test_export_takes_the_validation_winner_when_test_disagrees(project, tmp_path):
     """Rewrite the real leaderboard so that the validation ranking is the reverse of the test
     ranking, run the real export stage, and check it exported the validation winner."""
@@ -88,7 +119,9 @@ def test_export_takes_the_validation_winner_when_test_disagrees(project, tmp_pat
     by_test = sorted(board)  # from worst to best on test, and from best to worst on val:
     for rank, name in enumerate(by_test):
         board[name]["test_accuracy"] = 0.90 + rank / 100
+        board[name]["test_loss"] = 0.30 - rank / 100
         board[name]["val_accuracy"] = 0.90 - rank / 100
+        board[name]["val_loss"] = 0.10 + rank / 100
     board_file.write_text(json.dumps(board))
     run(["python", "-m", "stages.export"], root)
     chosen = json.loads((root / "models" / "best" / "best.json").read_text())

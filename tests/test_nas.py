@@ -46,7 +46,7 @@ def test_trials_explore_architectures_from_a_narrower_deep_convnet(searched):
     # the greedy tuner's first trial is the warm start: every default, Adam at 1e-3
     assert first["digit_block_1/body/filters"] == 24 and first["digit_block_1/body/blocks"] == 3
     assert first["optimizer"] == "adam" and first["learning_rate"] == 0.001
-    assert trials[0]["architecture"].startswith("3x1 24-48-96 k3 strided bn flatten d128")
+    assert trials[0]["architecture"].startswith("3x1 24-48-96 k3 strided bn-last flatten d128")
     assert len({row["hyperparameters"] for row in trials}) == 3  # three different points
     for row in trials:
         assert int(row["params"]) > 0 and float(row["mflops"]) > 0 and row["worker"] == "tuner0"

@@ -47,9 +47,9 @@ def test_each_change_reruns_only_what_it_affects(project):
         (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas", "export"}
-        edit_params(project, "ensemble", "top_k", 3)
+        edit_params(project, "ensemble", "max_members", 2)
         assert stale_stages(project) == {"nas", "ensemble", "export"}
-        edit_params(project, "export", "select_by", "val_loss")
+        edit_params(project, "export", "select_by", "val_accuracy")
         assert stale_stages(project) == {"nas", "ensemble", "export"}
         edit_params(project, "numbers", "count", 12)
         assert stale_stages(project) == {"nas", "ensemble", "export", "numbers"}

@@ -245,7 +245,7 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
                     for key in yaml.safe_load((REPO / "params.yaml").read_text())[name]]],
         "nas": ["seed", "nas.trial_fraction", "nas.tuner", "nas.objective", "nas.max_trials",
                 "nas.batch_size", "nas.max_model_size", "nas.max_mflops"],
-        "ensemble": ["models", "ensemble.top_k"],
+        "ensemble": ["models", "ensemble.max_members"],
         "export": ["export.select_by", "export.max_wrong_accepted"],
         "numbers": ["seed", "numbers.count", "numbers.digits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
@@ -334,7 +334,7 @@ def first_step(stage: str, params, root: Path, key: str) -> None:
     elif stage == "ensemble":
         from mnist_nas.scoring.selection import ensemble_pool
 
-        ensemble_pool(params.compared(ensemble=False), params.ensemble.top_k)
+        ensemble_pool(params.compared(ensemble=False), params.ensemble.max_members)
     elif stage == "export":
         from mnist_nas.scoring import calibration
 

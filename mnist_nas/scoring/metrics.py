@@ -21,7 +21,7 @@ def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
     loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y_true, probs))
     return {
         "accuracy": round(float(metrics.accuracy_score(y_true, y_pred)), 6),
-        "loss": round(float(loss), 5),
+        "loss": round(float(loss), 6),
         "macro_f1": round(float(metrics.f1_score(y_true, y_pred, average="macro")), 5),
     }
 

@@ -24,14 +24,15 @@ def choose(hp: kt.HyperParameters) -> dict:
         # in-model augmentation, active only in training
         "rotation": hp.Choice("augment/rotation", [0, 10, 15], default=10),  # degrees
         "shift": hp.Choice("augment/shift", [0.0, 0.1, 0.15], default=0.1),
-        "zoom": hp.Choice("augment/zoom", [0.0, 0.1], default=0.0),
+        "zoom": hp.Choice("augment/zoom", [0.0, 0.1], default=0.1),
         # the convolutional body: blocks of convs then a down-sampling step, widths doubling
         "kernel_size": hp.Choice("body/kernel_size", [3, 5, 7], default=3),  # the first conv
         "blocks": hp.Choice("body/blocks", [2, 3], default=3),
         "filters": hp.Choice("body/filters", [16, 24, 32], default=24),  # in the first block
         "convs": hp.Choice("body/convs", [1, 2], default=1),  # 3x3 convs per block
         "downsample": hp.Choice("body/downsample", ["strided", "max_pool"], default="strided"),
-        "batch_norm": hp.Boolean("body/batch_norm", default=True),
+        # after every conv, or only each block's last (Keras' batch norm is slow on CPUs)
+        "batch_norm": hp.Choice("body/batch_norm", ["last", "every", "none"], default="last"),
         "dropout": hp.Choice("body/dropout", [0.0, 0.1, 0.2, 0.3], default=0.2),
         # from feature maps to the classifier
         "pooling": hp.Choice("head/pooling", ["flatten", "global_avg"], default="flatten"),
@@ -66,27 +67,24 @@ def conv(x, filters: int, kernel_size: int, strides: int, batch_norm: bool):
 
 def features(x, arch: dict):
     """The layers of one point of the space: [0, 1] digits (28x28x1) to a feature vector."""
-    if arch["rotation"]:
-        x = layers.RandomRotation(arch["rotation"] / 360, fill_mode="constant")(x)
-    if arch["shift"]:
-        x = layers.RandomTranslation(arch["shift"], arch["shift"], fill_mode="constant")(x)
-    if arch["zoom"]:
-        x = layers.RandomZoom(arch["zoom"], fill_mode="constant")(x)
+    x = candidates.augmentation(x, arch["rotation"], arch["shift"], arch["zoom"])
+    every, last = arch["batch_norm"] == "every", arch["batch_norm"] != "none"
     for block in range(arch["blocks"]):
         filters = arch["filters"] * 2**block
         for layer in range(arch["convs"]):
             # 5x5 and 7x7 only where they are cheap: on the single-channel input
             kernel_size = arch["kernel_size"] if block == layer == 0 else 3
-            x = conv(x, filters, kernel_size, 1, arch["batch_norm"])
+            ends_block = layer == arch["convs"] - 1 and arch["downsample"] == "max_pool"
+            x = conv(x, filters, kernel_size, 1, every or (ends_block and last))
         if arch["downsample"] == "strided":
-            x = conv(x, filters, 3, 2, arch["batch_norm"])
+            x = conv(x, filters, 3, 2, last)
         else:
             x = layers.MaxPooling2D(padding="same")(x)
         x = layers.Dropout(arch["dropout"])(x)
     x = layers.Flatten()(x) if arch["pooling"] == "flatten" else layers.GlobalAveragePooling2D()(x)
     if arch["dense_units"]:
-        x = layers.Dense(arch["dense_units"], use_bias=not arch["batch_norm"])(x)
-        if arch["batch_norm"]:
+        x = layers.Dense(arch["dense_units"], use_bias=not last)(x)
+        if last:
             x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.Activation("relu")(x)
         x = layers.Dropout(arch["dropout"])(x)
@@ -101,12 +99,12 @@ def build_model(arch: dict) -> keras.Model:
 
 
 def describe(arch: dict) -> str:
-    """The architecture in brief, for the trial table: '3x1 32-64-128 k3 strided bn flatten
-    d128 drop0.2 | rot8 shift0.08 zoom0'."""
+    """The architecture in brief, for the trial table: '3x1 32-64-128 k3 strided bn-last flatten
+    d128 drop0.2 | rot10 shift0.1 zoom0.1'."""
     widths = "-".join(str(arch["filters"] * 2**block) for block in range(arch["blocks"]))
     return (
         f"{arch['blocks']}x{arch['convs']} {widths} k{arch['kernel_size']} {arch['downsample']}"
-        f"{' bn' if arch['batch_norm'] else ''} {arch['pooling']} d{arch['dense_units']}"
+        f" bn-{arch['batch_norm']} {arch['pooling']} d{arch['dense_units']}"
         f" drop{arch['dropout']} | rot{arch['rotation']} shift{arch['shift']} zoom{arch['zoom']}"
     )
 

@@ -56,27 +56,44 @@ def convnet(p: ConvnetParams, input_size: int = SIDE) -> keras.Model:
     return keras.Model(inputs, classifier(x), name="convnet")
 
 
-def conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.KerasTensor:
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+def conv_relu(x, filters: int, kernel_size: int = 3, strides: int = 1, batch_norm: bool = True):
+    """Conv2D, then batch normalisation if asked (the conv then needs no bias), then ReLU."""
+    x = layers.Conv2D(filters, kernel_size, strides, padding="same", use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
 
 
+def augmentation(x, rotation: float, shift: float, zoom: float):
+    """Random rotations (degrees), shifts and zooms (fractions of the image), active only in
+    training; a 0 leaves its layer out."""
+    if rotation:
+        x = layers.RandomRotation(rotation / 360, fill_mode="constant")(x)
+    if shift:
+        x = layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
+    if zoom:
+        x = layers.RandomZoom(zoom, fill_mode="constant")(x)
+    return x
+
+
 def deep_convnet(p: DeepConvnetParams, input_size: int = SIDE) -> keras.Model:
-    """Blocks of two conv-BN-ReLU layers, the second strided to halve the resolution (cheaper
-    than a conv at full size then pooling), dropout after each block, and random rotations and
-    shifts (active only in training) as the first layers."""
+    """Blocks of two conv-ReLU layers, the second strided to halve the resolution (cheaper than
+    a conv at full size then pooling), dropout after each block, batch normalisation after
+    every conv or only each block's last (Keras' is not fused: on a CPU it can cost more time
+    than the convs), and random rotations, shifts and zooms (active only in training) first."""
     inputs, x = digits_input(input_size)
     if p.augment:
-        x = layers.RandomRotation(p.rotation / 360, fill_mode="constant")(x)
-        x = layers.RandomTranslation(p.shift, p.shift, fill_mode="constant")(x)
-    for filters in p.filters:
-        x = conv_bn(x, filters)
-        x = conv_bn(x, filters, strides=2)
+        x = augmentation(x, p.rotation, p.shift, p.zoom)
+    for block, filters in enumerate(p.filters):
+        kernel_size = p.kernel_size if block == 0 else 3
+        x = conv_relu(x, filters, kernel_size, batch_norm=p.batch_norm == "every")
+        x = conv_relu(x, filters, strides=2, batch_norm=p.batch_norm != "none")  # every, last
         x = layers.Dropout(p.dropout)(x)
     x = layers.GlobalAveragePooling2D()(x) if p.global_pool else layers.Flatten()(x)
-    x = layers.Dense(p.dense_units, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    batch_norm = p.batch_norm != "none"
+    x = layers.Dense(p.dense_units, use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     x = layers.Dropout(p.dropout)(x)
     return keras.Model(inputs, classifier(x), name="deep_convnet")

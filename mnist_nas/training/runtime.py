@@ -4,13 +4,14 @@ precision; the optimizer, the callbacks every fit uses, and its progress bar."""
 from __future__ import annotations
 
 import os
-from typing import Literal
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from mnist_nas.errors import UserError
+from mnist_nas.params import Precision
 
 THREAD_SETTINGS = {
     "TF_NUM_INTRAOP_THREADS": tf.config.threading.set_intra_op_parallelism_threads,
@@ -33,16 +34,41 @@ def limit_threads() -> None:
             apply(int(value))
 
 
-def set_precision(mixed_precision: Literal["auto"] | bool) -> str:
-    """Set Keras' global dtype policy for the models built next: float16 compute (auto: when a
-    GPU is present), or float32. Returns the policy's name."""
-    use_float16 = bool(gpus()) if mixed_precision == "auto" else mixed_precision
-    policy = "mixed_float16" if use_float16 else "float32"
+# CPU flags of the bfloat16 instructions oneDNN runs convolutions and matrix products with.
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def cpu_has_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX, as on Zen 4 and
+    Sapphire Rapids); False where /proc/cpuinfo is not there to tell (macOS, Windows)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    lines = [line for line in text.splitlines() if line.startswith("flags")]
+    return any(BF16_FLAGS & set(line.split()) for line in lines)
+
+
+POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16", False: "float32"}
+
+
+def compute_dtype(mixed_precision: Precision) -> str:
+    """The Keras dtype policy train.mixed_precision means here. auto: float16 on a GPU, bfloat16
+    on a CPU that has it, float32 elsewhere; true is float16 (its meaning before bfloat16)."""
+    if mixed_precision == "auto":
+        mixed_precision = "float16" if gpus() else "bfloat16" if cpu_has_bfloat16() else False
+    return POLICIES["float16" if mixed_precision is True else mixed_precision]
+
+
+def set_precision(mixed_precision: Precision) -> str:
+    """Set Keras' global dtype policy for the models built next (compute_dtype); weights stay
+    float32 and the output layer computes in float32. Returns the policy's name."""
+    policy = compute_dtype(mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
 
-def setup(seed: int, mixed_precision: Literal["auto"] | bool) -> tf.distribute.Strategy:
+def setup(seed: int, mixed_precision: Precision) -> tf.distribute.Strategy:
     """Set threads, seed everything, make ops deterministic, set the precision policy, and pick
     a strategy.
 
@@ -71,10 +97,10 @@ def dataset(x, y, batch_size: int, shuffle_seed: int | None = None) -> tf.data.D
 
 
 def compile_model(model, lr: float, decay_steps: int, lr_schedule: str, jit_compile) -> None:
-    """Adam at `lr`, decayed along a cosine to 1% over `decay_steps` (or constant), with the
+    """Adam at `lr`, decayed along a cosine to zero over `decay_steps` (or constant), with the
     loss and metric every model here trains on."""
     rate = (
-        keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)
+        keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.0)
         if lr_schedule == "cosine"
         else lr
     )
