@@ -55,11 +55,13 @@ class TrainParams(Section):
 
 
 class CandidateParams(Section):
-    """What every candidate may set; a null lr, epochs or batch_size takes the top-level one."""
+    """What every candidate may set; a null lr, epochs or batch_size takes the top-level one, a
+    null mixed_precision train.mixed_precision."""
 
     lr: Annotated[float, Field(gt=0)] | None
     epochs: PositiveInt | None
     batch_size: PositiveInt | None
+    mixed_precision: Precision | None  # null: train.mixed_precision
 
 
 class MlpParams(CandidateParams):
@@ -161,6 +163,11 @@ class Params(Section):
             own.epochs or self.epochs,
             own.batch_size or self.batch_size,
         )
+
+    def precision(self, name: str) -> Precision:
+        """train.mixed_precision for candidate `name`: its own where set, else train's."""
+        own = getattr(self, name).mixed_precision
+        return self.train.mixed_precision if own is None else own
 
     def compared(self, ensemble: bool = True) -> list[str]:
         """Every model compared: the listed candidates, the NAS model, then their ensemble."""

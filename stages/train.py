@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.training import candidates, runtime
     from mnist_nas.training.resume import FitState
 
-    strategy = runtime.setup(params.seed, params.train.mixed_precision)
+    strategy = runtime.setup(params.seed, params.precision(name))
     x_train, y_train = load_split("train")
     x_val, y_val = load_split("val")
     train_ds = runtime.dataset(x_train, y_train, batch_size, shuffle_seed=params.seed)

@@ -21,10 +21,13 @@ def choose(hp: kt.HyperParameters) -> dict:
     are the hand-designed deep_convnet at 3/4 of its width (24-48-96 filters), which fits the
     default nas.max_mflops: a search starts from the strongest recipe it can afford."""
     return {
-        # in-model augmentation, active only in training
-        "rotation": hp.Choice("augment/rotation", [0, 10, 15], default=10),  # degrees
-        "shift": hp.Choice("augment/shift", [0.0, 0.1, 0.15], default=0.1),
-        "zoom": hp.Choice("augment/zoom", [0.0, 0.1], default=0.1),
+        # In-model augmentation, active only in training, fixed at deep_convnet's recipe: it
+        # pays off over a long training, so a proxy trial of 2 epochs on 10% of the data
+        # cannot judge it (searched, it dropped rotation for a proxy gain of 0.3 points, and
+        # the final model scored 99.37% on validation against deep_convnet's 99.65%).
+        "rotation": hp.Fixed("augment/rotation", 10),  # degrees
+        "shift": hp.Fixed("augment/shift", 0.1),
+        "zoom": hp.Fixed("augment/zoom", 0.1),
         # the convolutional body: blocks of convs then a down-sampling step, widths doubling
         "kernel_size": hp.Choice("body/kernel_size", [3, 5, 7], default=3),  # the first conv
         "blocks": hp.Choice("body/blocks", [2, 3], default=3),
@@ -130,7 +133,7 @@ class DigitBlock(ak.Block):
     Unlike ak.ImageBlock it never picks ImageNet weights (a download), 224x224 inputs or flips
     (a flipped digit is another digit, or none), and it searches what makes a strong digit
     classifier: batch normalisation, strided or pooled down-sampling, depth, width, kernel size,
-    dropout, flatten or global pooling, and augmentation strength.
+    dropout, and flatten or global pooling, with the hand-designed augmentation.
     """
 
     def build(self, hp: kt.HyperParameters, inputs=None):
