@@ -6,7 +6,7 @@ EXTRAS ?= cpu
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro small queue compare test lint lock venv clean-venv demo
+.PHONY: repro small queue study compare test lint lock venv clean-venv demo
 
 venv: $(VENV)/.installed
 
@@ -50,6 +50,11 @@ THREADS ?= $(shell echo $$(( $(CORES) / $(JOBS) > 0 ? $(CORES) / $(JOBS) : 1 )))
 queue: venv
 	$(if $(filter-out 1,$(JOBS)),TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=1) \
 		dvc queue start --jobs $(JOBS)
+
+# A study of studies/studies.yaml as DVC experiments, JOBS at a time (NAME=all: every study;
+# mnist-study --list names them): metrics/studies/NAME.csv and NAME.png (docs/studies.md).
+study: venv
+	mnist-study $(NAME) --jobs $(JOBS)
 
 # The experiments side by side in a 120-column terminal, by what they are chosen by: the params
 # that differ, each model's validation accuracy and which model was exported, at 4 digits. The

@@ -36,11 +36,17 @@ class DataParams(Section):
 class PrepareParams(Section):
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
     train_fraction: Annotated[float, Field(gt=0, le=1)]  # of the training split kept
+    per_class: PositiveInt | None  # then at most this many images of each digit; null: all
 
 
 # train.mixed_precision: auto is float16 on a GPU, bfloat16 on a CPU with AVX512-BF16 or AMX,
 # float32 elsewhere; true is float16, false float32.
 Precision = Literal["auto", "float16", "bfloat16", True, False]
+
+# train.optimizer: every one at the candidate's lr; momentum and nesterov are SGD with momentum 0.9.
+Optimizer = Literal[
+    "adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta"
+]
 
 ModelName = Literal["mlp", "convnet", "deep_convnet"]
 CANDIDATES: tuple[str, ...] = get_args(ModelName)  # the hand-designed candidates, in order
@@ -48,10 +54,14 @@ CANDIDATES: tuple[str, ...] = get_args(ModelName)  # the hand-designed candidate
 
 class TrainParams(Section):
     patience: PositiveInt
+    optimizer: Optimizer
     lr_schedule: Literal["cosine", "constant"]
+    # gradient steps per epoch; null: one pass over the training split. Fixed, a data-size study
+    # gives every training set the same number of steps (a small one is repeated).
+    steps_per_epoch: PositiveInt | None
     mixed_precision: Precision
     jit_compile: Literal["auto"] | bool  # auto: Keras' choice, XLA on GPUs, off on CPUs
-    input_size: Annotated[int, Field(ge=8, le=28)]  # digits resized to this inside the model
+    input_size: Annotated[int, Field(ge=7, le=28)]  # digits resized to this inside the model
 
 
 class CandidateParams(Section):
@@ -70,7 +80,8 @@ class MlpParams(CandidateParams):
 
 
 class ConvnetParams(CandidateParams):
-    filters: Annotated[list[Width], Field(min_length=1, max_length=3)]
+    filters: Annotated[list[Width], Field(min_length=1, max_length=4)]
+    pool: bool  # 2x2 max-pooling after each conv
     dense_units: Annotated[int, Field(ge=0, le=8192)]  # 0: none
     dropout: Annotated[float, Field(ge=0, lt=1)]
 
@@ -99,6 +110,21 @@ class NasParams(Section):
     objective: Literal["val_accuracy", "val_loss"]
     max_model_size: PositiveInt  # parameters; bigger candidates are skipped
     max_mflops: Annotated[float, Field(gt=0)]  # per image, forward; costlier ones are skipped
+
+
+class TransferParams(Section):
+    """The transfer study (studies/dvc.yaml): a base convnet (the convnet section's layers) learns
+    digits 0-4, then digits 5-9 are learnt from scratch, on the base's frozen convolutions, or
+    with its last `finetune_layers` convolutions trained too; a new dense head each time."""
+
+    base_epochs: PositiveInt
+    epochs: PositiveInt
+    steps_per_epoch: PositiveInt  # the same number of steps at every data size
+    batch_size: PositiveInt
+    lr: Annotated[float, Field(gt=0)]
+    per_class: PositiveInt | None  # training images of each digit 5-9; null: all
+    method: Literal["scratch", "frozen", "finetune"]
+    finetune_layers: PositiveInt  # finetune: the base's last k convolutions train
 
 
 class EvaluateParams(Section):
@@ -147,6 +173,7 @@ class Params(Section):
     export: ExportParams
     numbers: NumbersParams
     plot: PlotParams
+    transfer: TransferParams
 
     @field_validator("models")
     @classmethod

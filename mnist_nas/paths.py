@@ -34,6 +34,15 @@ CALIBRATION = METRICS / "calibration"  # calibration.json, reliability/{raw,cali
 NUMBERS = METRICS / "numbers"  # summary.json (metric), details.json, risk_coverage.csv
 FIGURES = METRICS / "figures"
 
+# studies (run on demand, never by the default `dvc repro`): what each declares, the transfer
+# study's pipeline and its outputs (small, kept in git), and every study's table and figure
+STUDIES = Path("studies")
+DECLARATIONS = STUDIES / "studies.yaml"
+TRANSFER = STUDIES / "transfer"
+TRANSFER_BASE = TRANSFER / "base.keras"  # digits 0-4; base.json: its validation score
+TRANSFER_RUN = TRANSFER / "run"  # DVCLive's metrics.json and plots/, time.json
+STUDY_RESULTS = METRICS / "studies"  # <name>.csv and <name>.png
+
 # resume state of interrupted runs: outside every DVC output, so DVC's clean-up keeps it
 RESUME = Path(".dvc/tmp")
 

@@ -1,7 +1,7 @@
 """nas: AutoKeras architecture search on the prepared data, then the winner's full training.
 
-Reads   data/prepared/{train,val}.npz; params seed, nas, train.patience, train.lr_schedule,
-        train.mixed_precision, train.jit_compile
+Reads   data/prepared/{train,val}.npz; params seed, nas, train.patience, train.optimizer,
+        train.lr_schedule, train.mixed_precision, train.jit_compile
 Writes  models/trained/nas/model.keras (a plain Keras model with the candidates' uint8 input)
         metrics/nas/trials.csv (each trial's architecture, size, cost, proxy score, and the
         winner's final score), metrics/nas/metrics.json, metrics/nas/time.json (timings)
@@ -53,6 +53,7 @@ def final_training(params: Params, arch: dict, lr: float, folder, strategy):
             decay_steps=nas.epochs * len(train_ds),
             lr_schedule=params.train.lr_schedule,
             jit_compile=params.train.jit_compile,
+            optimizer_name=params.train.optimizer,
         )
     callbacks = [
         *runtime.fit_callbacks(folder, params.train.patience),

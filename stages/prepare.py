@@ -1,6 +1,7 @@
 """prepare: seeded, stratified train/validation split; the official test set kept as it is.
 
-Reads   data/raw/mnist.npz; params seed, data.limit, prepare.val_fraction, prepare.train_fraction
+Reads   data/raw/mnist.npz; params seed, data.limit, prepare.val_fraction, prepare.train_fraction,
+        prepare.per_class
 Writes  data/prepared/{train,val,test}.npz (uint8 28x28: the models scale the pixels
         themselves, so exported models take raw pixels)
         metrics/data.json (images per split), metrics/data_classes.csv (per digit and split)
@@ -23,7 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     arrays = load_npz(paths.RAW, sources.SPLITS)
     prepare = params.prepare
     splits = split(
-        arrays, prepare.val_fraction, prepare.train_fraction, params.data.limit, params.seed
+        arrays,
+        prepare.val_fraction,
+        prepare.train_fraction,
+        params.data.limit,
+        params.seed,
+        prepare.per_class,
     )
     with atomic_path(paths.PREPARED) as tmp:
         for name, (x, y) in splits.items():

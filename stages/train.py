@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     strategy = runtime.setup(params.seed, params.precision(name))
     x_train, y_train = load_split("train")
     x_val, y_val = load_split("val")
-    train_ds = runtime.dataset(x_train, y_train, batch_size, shuffle_seed=params.seed)
+    fixed_steps = params.train.steps_per_epoch
+    steps = runtime.steps_per_epoch(len(y_train), batch_size, fixed_steps)
+    train_ds = runtime.dataset(
+        x_train, y_train, batch_size, shuffle_seed=params.seed, repeat=fixed_steps is not None
+    )
     val_ds = runtime.dataset(x_val, y_val, batch_size)
 
     with strategy.scope():
@@ -53,9 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         runtime.compile_model(
             model,
             lr,
-            decay_steps=epochs * len(train_ds),
+            decay_steps=epochs * steps,
             lr_schedule=params.train.lr_schedule,
             jit_compile=params.train.jit_compile,
+            optimizer_name=params.train.optimizer,
         )
 
     settings = params.model_dump(include={"seed", "train", name})
@@ -75,7 +80,12 @@ def main(argv: list[str] | None = None) -> None:
         ]
         started = time.perf_counter()
         history = model.fit(
-            train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=0
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            steps_per_epoch=fixed_steps,
+            callbacks=callbacks,
+            verbose=0,
         )
         wall_time = time.perf_counter() - started
         runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
@@ -87,8 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     save_model(model, paths.model_file(name))
     state.publish(paths.train_metrics(name))
     epochs_run = len(history.epoch)
+    images_per_epoch = fixed_steps * batch_size if fixed_steps else len(y_train)
     timing = {"wall_time_s": round(wall_time, 1), "epochs_run": epochs_run,
-              "train_images_per_s": round(epochs_run * len(y_train) / wall_time)}  # fmt: skip
+              "train_images_per_s": round(epochs_run * images_per_epoch / wall_time)}  # fmt: skip
     write_json(paths.train_metrics(name) / "time.json", timing)
     print(
         f"train: {name}: best val_accuracy {scores[best]:.4f} (epoch {history.epoch[best] + 1}) "

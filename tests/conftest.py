@@ -32,6 +32,9 @@ SMALL = {
     "nas__max_mflops": 100,  # no trial skipped as too costly: they all take seconds here
     "evaluate__latency_runs": 3,
     "numbers__count": 10,
+    "transfer__base_epochs": 1,
+    "transfer__epochs": 2,
+    "transfer__steps_per_epoch": 5,
 }
 
 
@@ -74,6 +77,12 @@ BAD_PARAMS = [
     ({"deep_convnet__kernel_size": 4}, "deep_convnet.kernel_size:", "4"),
     ({"deep_convnet__zoom": 1.0}, "deep_convnet.zoom:", "1.0"),
     ({"ensemble__max_members": 0}, "ensemble.max_members:", "0"),
+    ({"train__optimizer": "lion"}, "train.optimizer:", "'lion'"),
+    ({"train__steps_per_epoch": 0}, "train.steps_per_epoch:", "0"),
+    ({"prepare__per_class": 0}, "prepare.per_class:", "0"),
+    ({"convnet__pool": "yes"}, "convnet.pool:", "'yes'"),
+    ({"transfer__method": "distill"}, "transfer.method:", "'distill'"),
+    ({"transfer__finetune_layers": 0}, "transfer.finetune_layers:", "0"),
     # found by the property-based test (test_reliability.py): values that passed the schema and
     # then crashed or hung a stage
     ({"seed": 2**32}, "seed:", "4294967296"),
@@ -180,7 +189,9 @@ def project(tmp_path_factory):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
     (root / "dvc.lock").unlink(missing_ok=True)
+    (root / "studies" / "dvc.lock").unlink(missing_ok=True)
     shutil.rmtree(root / "metrics")
+    shutil.rmtree(root / "studies" / "transfer", ignore_errors=True)
     set_params(root, **SMALL)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
@@ -188,7 +199,10 @@ def project(tmp_path_factory):
     # Each stage records the params it reads (mnist_nas.params.trace_reads), for the contract test.
     trace = root / ".dvc" / "tmp" / "params-trace"
     trace.mkdir(parents=True)
-    run(["dvc", "repro"], root, env={"MNIST_NAS_PARAMS_TRACE": str(trace)})
+    traced = {"MNIST_NAS_PARAMS_TRACE": str(trace)}
+    repro = run(["dvc", "repro"], root, env=traced)
+    (root / ".dvc" / "tmp" / "repro.log").write_text(repro.stdout)  # what the default ran
+    run(["dvc", "repro", "studies/dvc.yaml"], root, env=traced)  # the studies' pipeline, asked
     return root
 
 

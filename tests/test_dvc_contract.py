@@ -14,8 +14,14 @@ import yaml
 from conftest import BIN, REPO, run
 
 PACKAGES = ("stages", "mnist_nas")  # the project's own code; everything else is a library
-DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
-STAGES = sorted(DVC_YAML["stages"])
+# the default pipeline, then the studies' (run on demand): stage name -> its definition
+PIPELINES = {
+    "dvc.yaml": yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"],
+    "studies/dvc.yaml": yaml.safe_load((REPO / "studies/dvc.yaml").read_text())["stages"],
+}
+DEFINITIONS = {stage: definition for stages in PIPELINES.values()
+               for stage, definition in stages.items()}  # fmt: skip
+STAGES = sorted(DEFINITIONS)
 PROGRAMS = ["mnist-predict", "mnist-demo", "mnist-study"]
 # fetch reads these for some data.source only (the run here reads the bundled file)
 BY_SOURCE = {"data.path", "data.url", "data.sha256", "data.tfds_download"}
@@ -71,13 +77,13 @@ def import_closure(stage_module: str) -> set[str]:
 
 
 def stage_module(stage: str) -> str:
-    definition = DVC_YAML["stages"][stage]
+    definition = DEFINITIONS[stage]
     cmd = (definition.get("do") or definition)["cmd"]
     return re.match(r"python -m (stages\.\w+)", cmd)[1]
 
 
 def declared_code(stage: str) -> set[str]:
-    definition = DVC_YAML["stages"][stage]
+    definition = DEFINITIONS[stage]
     deps = (definition.get("do") or definition)["deps"]
     return {dep for dep in deps if dep.endswith(".py")}
 
@@ -119,12 +125,14 @@ def stages_holding(path: str) -> set[str]:
     names = set()
     for stage in STAGES:
         if path in import_closure(stage_module(stage)):
-            items = DVC_YAML["stages"][stage].get("foreach")
+            items = DEFINITIONS[stage].get("foreach")
             if items:
                 params = yaml.safe_load((REPO / "params.yaml").read_text())
                 names |= {f"{stage}@{item}" for item in params[items.strip("${}")]}
-            else:
+            elif stage in PIPELINES["dvc.yaml"]:
                 names.add(stage)
+            else:  # how dvc status names a stage of another dvc.yaml
+                names.add(f"studies/dvc.yaml:{stage}")
     return names
 
 
@@ -158,7 +166,7 @@ def stage_of(argv: list[str]) -> tuple[str, str | None]:
 
 
 def declared_params(stage: str, item: str | None) -> set[str]:
-    definition = DVC_YAML["stages"][stage]
+    definition = DEFINITIONS[stage]
     params = (definition.get("do") or definition).get("params", [])
     return {item if key == "${item}" else key for key in params}
 
@@ -208,7 +216,7 @@ def test_help_prints_what_the_stage_reads_and_writes_and_does_nothing(stage, tmp
     assert "Reads" in result.stdout and "Writes" in result.stdout
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
 
-    arguments = ["mlp"] if "foreach" in DVC_YAML["stages"][stage] else []
+    arguments = ["mlp"] if "foreach" in DEFINITIONS[stage] else []
     unknown = run(["python", "-m", module, *arguments, "--no-such-flag"], tmp_path, check=False)
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
     assert "unrecognized arguments: --no-such-flag" in unknown.stderr

@@ -238,9 +238,11 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
     for stage, declared in {
         "fetch": ["data.source", "data.path", "data.url", "data.sha256", "data.tfds_download",
                   "data.verify_hashes"],
-        "prepare": ["seed", "data.limit", "prepare.val_fraction", "prepare.train_fraction"],
-        "train": ["seed", "lr", "epochs", "batch_size", "train.patience", "train.lr_schedule",
-                  "train.mixed_precision", "train.jit_compile", "train.input_size",
+        "prepare": ["seed", "data.limit", "prepare.val_fraction", "prepare.train_fraction",
+                    "prepare.per_class"],
+        "train": ["seed", "lr", "epochs", "batch_size", "train.patience", "train.optimizer",
+                  "train.lr_schedule", "train.steps_per_epoch", "train.mixed_precision",
+                  "train.jit_compile", "train.input_size",
                   *[f"{name}.{key}" for name in ("mlp", "convnet", "deep_convnet")
                     for key in yaml.safe_load((REPO / "params.yaml").read_text())[name]]],
         "nas": ["seed", "nas.trial_fraction", "nas.tuner", "nas.objective", "nas.max_trials",

@@ -50,15 +50,28 @@ def stratified_cap(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int, k
     return x[keep], y[keep]
 
 
+def per_class_cap(x: np.ndarray, y: np.ndarray, per_class: int | None, seed: int) -> Split:
+    """At most `per_class` examples of each label, drawn at random (seeded), in their original
+    order: the few-shot end of a data-size study (1, 3, 10 images of each digit)."""
+    if per_class is None:
+        return x, y
+    order = np.random.default_rng(seed).permutation(len(y))
+    keep = np.concatenate([order[y[order] == label][:per_class] for label in np.unique(y)])
+    keep = np.sort(keep)
+    return x[keep], y[keep]
+
+
 def split(
     arrays: dict[str, np.ndarray],
     val_fraction: float,
     train_fraction: float,
     limit: int | None,
     seed: int,
+    per_class: int | None = None,
 ) -> dict[str, Split]:
     """{"train": (x, y), "val": (x, y), "test": (x, y)}: `train_fraction` of the training split
-    kept, then each split capped at `limit`."""
+    kept, then at most `per_class` training images of each digit, then each split capped at
+    `limit`."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(arrays["y_train"]))
@@ -73,10 +86,11 @@ def split(
     )
     x, y = arrays["x_train"], arrays["y_train"]
     train = x[np.sort(train_idx)], y[np.sort(train_idx)]
+    train = stratified_cap(
+        *train, round(train_fraction * len(train_idx)), seed, "prepare.train_fraction"
+    )
     splits = {
-        "train": stratified_cap(
-            *train, round(train_fraction * len(train_idx)), seed, "prepare.train_fraction"
-        ),
+        "train": per_class_cap(*train, per_class, seed),
         "val": (x[np.sort(val_idx)], y[np.sort(val_idx)]),
         "test": (arrays["x_test"], arrays["y_test"]),
     }

@@ -1,125 +1,91 @@
-"""mnist-study: compare finished experiments that change one param (mnist-study PARAM).
+"""mnist-study: run a study declared in studies/studies.yaml (mnist-study NAME, or
+`make study NAME=...`), as DVC experiments.
 
-Collects the experiments in `dvc exp show --json` whose params differ from their baseline in PARAM
-alone (the baseline itself included), and plots the validation accuracy of each model they
-retrained (metrics/eval/accuracy.json) against PARAM: metrics/studies/PARAM.png, with the
-numbers in PARAM.csv. Validation, not test, accuracy: a study chooses settings, and choosing on
-the test set would overfit it.
+Queues one experiment per point of the study's grid (dvc exp run --queue --name NAME-POINT
+-S key=value ... STAGE), runs the queue with --jobs workers, waits, and writes what each run
+recorded on the validation split: metrics/studies/NAME.csv (the params varied, best and final
+validation accuracy, the first epoch that reached the study's accuracy, parameters, seconds per
+epoch) and NAME.png (every run's validation curve in one figure). The test set decides nothing
+here; a study with report_test (the ladder) reports it beside validation, to compare with a book.
 
-    dvc exp run --queue -S 'convnet.lr=0.0003,0.001,0.003,0.01'
-    dvc queue start && dvc queue status   # wait until they are done
-    mnist-study convnet.lr
+Experiments run from the current commit and your uncommitted changes to tracked files; every
+stage a run shares with an earlier one comes back from DVC's run-cache. `dvc exp show` lists
+them; --collect rewrites the CSV and figure from the finished experiments without running any.
+
+    mnist-study --list
+    mnist-study optimizer --jobs 2
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-import matplotlib.pyplot as plt
-import pandas as pd
+from pathlib import Path
 
 from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.files import atomic_path, write_csv
-
-STUDIES = paths.METRICS / "studies"
-MISSING = object()
+from mnist_nas.study import declaration
 
 
-def lookup(params: dict, dotted: str):
-    value = params
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return MISSING
-        value = value[key]
-    return value
+def parse(argv):
+    args = parser("mnist-study", __doc__)
+    args.add_argument("name", nargs="?", help="a study in studies/studies.yaml, or `all`")
+    args.add_argument("--jobs", type=int, default=2, help="queue workers at once (default 2)")
+    args.add_argument("--collect", action="store_true", help="only collect finished runs")
+    args.add_argument("--list", action="store_true", help="list the studies and their runs")
+    args.add_argument("--file", default=str(paths.DECLARATIONS), help="the declarations")
+    args = args.parse_args(argv)
+    if not args.list and not args.name:
+        args.error("name a study (or --list)")
+    if args.jobs < 1:
+        args.error(f"--jobs: {args.jobs} is not a positive number of workers")
+    return args
 
 
-def without(params: dict, dotted: str) -> dict:
-    """A copy of params with the dotted key removed."""
-    *parents, leaf = dotted.split(".")
-    copy = json.loads(json.dumps(params))
-    section = copy
-    for key in parents:
-        section = section.get(key, {})
-    section.pop(leaf, None)
-    return copy
+def collect(name: str, study, runs) -> None:
+    """Write the study's CSV and figure from its finished experiments."""
+    from mnist_nas.study import report
+    from mnist_nas.study.runs import experiments_of_head, record, test_accuracy
 
-
-def finished_runs(exp_show: list[dict]) -> list[tuple[dict, dict]]:
-    """(baseline, run) pairs of every finished experiment, each baseline paired with itself."""
-    runs = []
-    for baseline in exp_show:
-        if baseline["rev"] == "workspace" or not baseline.get("data"):
-            continue
-        runs.append((baseline, baseline))
-        for experiment in baseline.get("experiments") or []:
-            head = experiment["revs"][0]
-            if head.get("data") and not head.get("error"):
-                runs.append((baseline, head))
-    return runs
-
-
-def params_of(run: dict) -> dict:
-    return run["data"]["params"]["params.yaml"]["data"]
-
-
-def collect(exp_show: list[dict], param: str) -> pd.DataFrame:
-    """One row per run that changes only `param`: its value and each model's validation accuracy."""
-    rows = []
-    for baseline, run in finished_runs(exp_show):
-        base, own = params_of(baseline), params_of(run)
-        if lookup(own, param) is MISSING or without(own, param) != without(base, param):
-            continue
-        row = {param: json.dumps(lookup(own, param)), "experiment": run.get("name") or run["rev"]}
-        accuracy = run["data"]["metrics"].get(str(paths.ACCURACY), {}).get("data", {})
-        row |= {name: scores["val"] for name, scores in accuracy.items()}
-        rows.append(row)
-    table = pd.DataFrame(rows).drop_duplicates(subset=param, keep="last")
-    if len(table) < 2:
-        raise UserError(
-            f"{param}: fewer than two finished experiments differ from their baseline in it alone"
-        )
-    retrained = [c for c in table.columns[2:] if table[c].nunique() > 1]  # the rest did not rerun
-    values = table[param].map(json.loads)
-    order = values.map(lambda v: (0, v, "") if isinstance(v, int | float) else (1, 0, str(v)))
-    return table.assign(_order=order).sort_values("_order")[[param, "experiment", *retrained]]
-
-
-def plot(table: pd.DataFrame, param: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    values = table[param].map(json.loads)
-    numeric = all(isinstance(v, int | float) and v > 0 for v in values)
-    x = values if numeric else range(len(values))
-    for candidate in table.columns[2:]:
-        ax.plot(x, table[candidate], marker="o", label=candidate)
-    if numeric and values.max() / values.min() >= 10:
-        ax.set_xscale("log")
-    if not numeric:
-        ax.set_xticks(list(x), table[param])
-    ax.set(xlabel=param, ylabel="validation accuracy", title=f"Study: {param}")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
+    finished = experiments_of_head()
+    missing = [run.experiment for run in runs if run.experiment not in finished]
+    if missing:
+        raise UserError(f"study {name}: no finished experiment {', '.join(missing)} on this commit")
+    revs = [finished[run.experiment] for run in runs]
+    pairs = list(zip(runs, revs, strict=True))
+    records = [record(run, rev) for run, rev in pairs]
+    tests = [test_accuracy(run, rev) for run, rev in pairs] if study.report_test else None
+    frame = report.table(runs, records, study, tests)
+    write_csv(paths.STUDY_RESULTS / f"{name}.csv", frame)
+    with atomic_path(paths.STUDY_RESULTS / f"{name}.png") as tmp:
+        report.figure(name, study, runs, records).savefig(tmp, dpi=100, format="png")
+    print(frame.drop(columns="experiment").to_string(index=False))
+    print(f"study {name}: {len(runs)} runs -> {paths.STUDY_RESULTS / name}.csv and .png")
 
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    args = parser("mnist-study", __doc__)
-    args.add_argument("param", help="dotted params.yaml key the experiments vary, e.g. lr")
-    args = args.parse_args(argv)
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
-    if shown.returncode != 0:
-        raise UserError(f"dvc exp show failed: {shown.stderr.strip().splitlines()[-1]}")
-    table = collect(json.loads(shown.stdout), args.param)
-    write_csv(STUDIES / f"{args.param}.csv", table)
-    fig = plot(table, args.param)
-    with atomic_path(STUDIES / f"{args.param}.png") as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    print(table.to_string(index=False))
-    print(f"study: {len(table)} runs -> {STUDIES / args.param}.png")
+    args = parse(argv)
+    declared = declaration.load(Path(args.file))
+    if args.list:
+        for name in declared.studies:
+            runs = declaration.runs(declared, name)
+            print(f"{name} ({len(runs)} runs): {declared.studies[name].question}")
+        return
+    names = list(declared.studies) if args.name == "all" else [args.name]
+    plans = {name: declaration.runs(declared, name) for name in names}
+    for runs in plans.values():
+        for run in runs:
+            declaration.check(run)  # every run's params, before anything is queued
+    if not args.collect:
+        from mnist_nas.study.runs import queue, run_queue
+
+        every = [run for runs in plans.values() for run in runs]
+        queue(every)
+        print(f"mnist-study: {len(every)} experiments queued; running {args.jobs} at a time")
+        run_queue(every, args.jobs)
+    for name, runs in plans.items():
+        collect(name, declared.studies[name], runs)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ precision; the optimizer, the callbacks every fit uses, and its progress bar."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -88,24 +89,60 @@ def setup(seed: int, mixed_precision: Precision) -> tf.distribute.Strategy:
     return strategy
 
 
-def dataset(x, y, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (uint8 images, labels), shuffled with a fixed seed each epoch when asked."""
+def dataset(
+    x, y, batch_size: int, shuffle_seed: int | None = None, repeat: bool = False
+) -> tf.data.Dataset:
+    """Batches of (uint8 images, labels), shuffled with a fixed seed each epoch when asked, and
+    repeated without end when asked (a fit then counts epochs in steps_per_epoch)."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def compile_model(model, lr: float, decay_steps: int, lr_schedule: str, jit_compile) -> None:
-    """Adam at `lr`, decayed along a cosine to zero over `decay_steps` (or constant), with the
-    loss and metric every model here trains on."""
+def steps_per_epoch(images: int, batch_size: int, steps: int | None) -> int:
+    """The gradient steps of one epoch: `steps` when set (train.steps_per_epoch), else one pass."""
+    return steps or math.ceil(images / batch_size)
+
+
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "momentum": lambda rate: keras.optimizers.SGD(rate, momentum=0.9),
+    "nesterov": lambda rate: keras.optimizers.SGD(rate, momentum=0.9, nesterov=True),
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+}
+
+
+def optimizer(name: str, rate) -> keras.optimizers.Optimizer:
+    """The train.optimizer `name` (Keras' defaults otherwise) at learning rate `rate`."""
+    if name not in OPTIMIZERS:
+        raise UserError(f"train.optimizer: {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](rate)
+
+
+def compile_model(
+    model,
+    lr: float,
+    decay_steps: int,
+    lr_schedule: str,
+    jit_compile,
+    optimizer_name: str = "adam",
+) -> None:
+    """The optimizer (train.optimizer) at `lr`, decayed along a cosine to zero over
+    `decay_steps` (or constant), with the loss and metric every model here trains on."""
     rate = (
         keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.0)
         if lr_schedule == "cosine"
         else lr
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(rate),
+        optimizer=optimizer(optimizer_name, rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=jit_compile,

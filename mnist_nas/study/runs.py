@@ -1,0 +1,140 @@
+"""Running a study's experiments through DVC's queue, and reading back what each recorded:
+its per-epoch validation curve (DVCLive), its size and its timing, from the experiment's commit
+and DVC's cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mnist_nas import paths
+from mnist_nas.errors import UserError
+from mnist_nas.study.declaration import Run
+
+ACTIVE = ("Queued", "Running")
+
+
+def dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise UserError(f"dvc {' '.join(args[:3])} failed: {lines[-1]}")
+    return result
+
+
+def experiments_of_head() -> dict[str, str]:
+    """{name: commit} of the finished experiments based on the current commit."""
+    shown = json.loads(dvc("exp", "show", "--json").stdout)
+    baseline = next(row for row in shown if row["rev"] != "workspace")
+    found = {}
+    for experiment in baseline.get("experiments") or []:
+        head = experiment["revs"][0]
+        if head.get("name") and head.get("data") and not head.get("error"):
+            found[head["name"]] = head["rev"]
+    return found
+
+
+def queue(runs: list[Run]) -> None:
+    """Queue one experiment per run, replacing earlier ones of the same name (DVC's run-cache
+    still restores every stage they ran)."""
+    names = [run.experiment for run in runs]
+    stale = sorted(set(names) & set(experiments_of_head()))
+    if stale:
+        dvc("exp", "remove", *stale)
+    dvc("queue", "remove", *names, check=False)  # earlier tasks of the same names, done
+    for run in runs:
+        dvc("exp", "run", "--queue", "--name", run.experiment, *run.set_args(), run.target)
+
+
+def thread_settings(jobs: int) -> dict[str, str]:
+    """What `make queue` gives parallel jobs: cores/jobs intra-op threads, one inter-op."""
+    if jobs == 1:
+        return {}
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def queue_states(names: set[str]) -> dict[str, str] | None:
+    """{name: status} of the named experiments in `dvc queue status`; None while the queue
+    cannot tell (its broker between two states)."""
+    result = dvc("queue", "status", check=False)
+    if result.returncode != 0:
+        return None
+    states = {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        for name in names & set(words):
+            states[name] = next((w for w in words if w in (*ACTIVE, "Success", "Failed")), "")
+    return states
+
+
+def run_queue(runs: list[Run], jobs: int, poll_s: float = 5) -> None:
+    """Start `jobs` queue workers and wait until every run has finished; a UserError names the
+    failed ones."""
+    env = {**os.environ, **thread_settings(jobs)}
+    subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    names = {run.experiment for run in runs}
+    while True:
+        states = queue_states(names)
+        if states is not None and not any(state in ACTIVE for state in states.values()):
+            break
+        time.sleep(poll_s)
+    failed = sorted(name for name, state in states.items() if state == "Failed")
+    if failed:
+        raise UserError(f"experiments failed: {', '.join(failed)} (dvc queue logs {failed[0]})")
+
+
+def live_folder(target: str) -> Path:
+    """Where the stage `target` keeps DVCLive's record and time.json."""
+    if target.startswith("train@"):
+        return paths.train_metrics(target.removeprefix("train@"))
+    return paths.TRANSFER_RUN
+
+
+def read(path: Path, rev: str, mode: str = "r"):
+    import dvc.api
+
+    return dvc.api.read(str(path), rev=rev, mode=mode)
+
+
+def curve(folder: Path, split: str, rev: str) -> pd.Series:
+    """The per-epoch accuracy DVCLive logged on `split` (train or eval), by epoch from 1."""
+    table = pd.read_csv(io.StringIO(read(folder / f"plots/metrics/{split}/accuracy.tsv", rev)),
+                        sep="\t")  # fmt: skip
+    return pd.Series(table["accuracy"].to_numpy(), index=table["step"].to_numpy() + 1)
+
+
+def record(run: Run, rev: str) -> dict:
+    """What one finished run recorded: its validation and training curves, size and timing."""
+    folder = live_folder(run.target)
+    summary = json.loads(read(folder / "metrics.json", rev))
+    timing = json.loads(read(folder / "time.json", rev))
+    return {
+        "val": curve(folder, "eval", rev),
+        "train": curve(folder, "train", rev),
+        "params": summary["params"],
+        "seconds_per_epoch": timing["wall_time_s"] / timing["epochs_run"],
+    }
+
+
+def test_accuracy(run: Run, rev: str) -> float:
+    """The run's model on the official test set: reported beside a book's table, never chosen by."""
+    from mnist_nas.files import load_model
+
+    name = run.target.removeprefix("train@")
+    with np.load(io.BytesIO(read(paths.split_file("test"), rev, "rb"))) as test:
+        x, y = test["x"], test["y"]
+    with tempfile.TemporaryDirectory() as folder:
+        model_path = Path(folder) / "model.keras"
+        model_path.write_bytes(read(paths.model_file(name), rev, "rb"))
+        probs = load_model(model_path).predict(x, batch_size=1024, verbose=0)
+    return float((probs.argmax(axis=1) == y).mean())
