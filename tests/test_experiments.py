@@ -1,5 +1,5 @@
 """`dvc exp` as users run it: two queued experiments on two workers, a revisit of one of them
-that DVC's run-cache restores without training, then a study of them."""
+that DVC's run-cache restores without training (studies: test_studies.py)."""
 
 import json
 import re
@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import time
 
-import pandas as pd
 import pytest
 from conftest import BIN, REPO, run
 
@@ -107,24 +106,6 @@ def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
     diff = run(["dvc", "exp", "diff", "lr-low", "lr-high", "--md"], experiments).stdout
     assert "| params.yaml | lr" in diff and "0.0001" in diff and "0.01" in diff
     assert "metrics/eval/accuracy.json" in diff and "latency" not in diff
-
-
-def test_study_plots_the_experiments(experiments):
-    result = run(["mnist-study", "lr"], experiments)
-    table = pd.read_csv(experiments / "metrics" / "studies" / "lr.csv")
-    assert list(table["lr"]) == [0.0001, 0.001, 0.01]  # the experiments and the baseline
-    assert {"mlp", "deep_convnet"} <= set(table.columns)  # the candidates that follow lr
-    assert (experiments / "metrics" / "studies" / "lr.png").stat().st_size > 10_000
-    assert "study: 3 runs" in result.stdout
-
-
-def test_study_of_an_unvaried_param_says_so(experiments):
-    result = run(["mnist-study", "nas.max_trials"], experiments, check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "error: nas.max_trials: fewer than two finished experiments differ from their baseline "
-        "in it alone"
-    )
 
 
 def test_make_compare_fits_a_120_column_terminal(experiments, revisited):
