@@ -219,3 +219,18 @@ def test_a_rerun_gives_the_same_tables_apart_from_timings(studied):
     for name, table in first.items():
         again = pd.read_csv(root / "metrics" / "studies" / f"{name}.csv")
         pd.testing.assert_frame_equal(again.drop(columns=TIMING), table.drop(columns=TIMING))
+
+
+def test_a_queued_experiment_is_not_read_as_finished(studied, monkeypatch):
+    """dvc exp show lists queued experiments with their baseline's files: they are not results."""
+    from mnist_nas.study.runs import experiments_of_head
+
+    root, tables, _ = studied
+    run(["dvc", "exp", "run", "--queue", "--name", "pending", "-S", "lr=0.02", "train@mlp"], root)
+    monkeypatch.chdir(root)
+    try:
+        finished = experiments_of_head()
+    finally:
+        run(["dvc", "queue", "remove", "pending"], root, check=False)
+    assert "pending" not in finished
+    assert set(tables["grid"]["experiment"]) <= set(finished)

@@ -37,7 +37,9 @@ def experiments_of_head() -> dict[str, str]:
     found = {}
     for experiment in baseline.get("experiments") or []:
         head = experiment["revs"][0]
-        if head.get("name") and head.get("data") and not head.get("error"):
+        # a queued or running experiment is listed too, with its baseline's files
+        state = (experiment.get("executor") or {}).get("state", "success")
+        if state == "success" and head.get("name") and head.get("data") and not head.get("error"):
             found[head["name"]] = head["rev"]
     return found
 
