@@ -223,13 +223,13 @@ def test_a_rerun_gives_the_same_tables_apart_from_timings(studied):
 
 def test_a_queued_experiment_is_not_read_as_finished(studied, monkeypatch):
     """dvc exp show lists queued experiments with their baseline's files: they are not results."""
-    from mnist_nas.study.runs import experiments_of_head
+    from mnist_nas.study.runs import finished_experiments
 
     root, tables, _ = studied
     run(["dvc", "exp", "run", "--queue", "--name", "pending", "-S", "lr=0.02", "train@mlp"], root)
     monkeypatch.chdir(root)
     try:
-        finished = experiments_of_head()
+        finished = finished_experiments()
     finally:
         run(["dvc", "queue", "remove", "pending"], root, check=False)
     assert "pending" not in finished

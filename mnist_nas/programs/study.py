@@ -10,7 +10,8 @@ here; a study with report_test (the ladder) reports it beside validation, to com
 
 Experiments run from the current commit and your uncommitted changes to tracked files; every
 stage a run shares with an earlier one comes back from DVC's run-cache. `dvc exp show` lists
-them; --collect rewrites the CSV and figure from the finished experiments without running any.
+them; --collect rewrites the CSV and figure from the finished experiments without running any
+(--rev: those of another baseline commit than HEAD).
 
     mnist-study --list
     mnist-study optimizer --jobs 2
@@ -32,6 +33,7 @@ def parse(argv):
     args.add_argument("name", nargs="?", help="a study in studies/studies.yaml, or `all`")
     args.add_argument("--jobs", type=int, default=2, help="queue workers at once (default 2)")
     args.add_argument("--collect", action="store_true", help="only collect finished runs")
+    args.add_argument("--rev", default="HEAD", help="--collect: the experiments' baseline commit")
     args.add_argument("--list", action="store_true", help="list the studies and their runs")
     args.add_argument("--file", default=str(paths.DECLARATIONS), help="the declarations")
     args = args.parse_args(argv)
@@ -42,15 +44,17 @@ def parse(argv):
     return args
 
 
-def collect(name: str, study, runs) -> None:
-    """Write the study's CSV and figure from its finished experiments."""
+def collect(name: str, study, runs, baseline: str) -> None:
+    """Write the study's CSV and figure from its experiments finished on commit `baseline`."""
     from mnist_nas.study import report
-    from mnist_nas.study.runs import experiments_of_head, record, test_accuracy
+    from mnist_nas.study.runs import finished_experiments, record, test_accuracy
 
-    finished = experiments_of_head()
+    finished = finished_experiments(baseline)
     missing = [run.experiment for run in runs if run.experiment not in finished]
     if missing:
-        raise UserError(f"study {name}: no finished experiment {', '.join(missing)} on this commit")
+        raise UserError(
+            f"study {name}: no finished experiment {', '.join(missing)} based on {baseline}"
+        )
     revs = [finished[run.experiment] for run in runs]
     pairs = list(zip(runs, revs, strict=True))
     records = [record(run, rev) for run, rev in pairs]
@@ -77,15 +81,17 @@ def main(argv: list[str] | None = None) -> None:
     for runs in plans.values():
         for run in runs:
             declaration.check(run)  # every run's params, before anything is queued
+    baseline = args.rev
     if not args.collect:
-        from mnist_nas.study.runs import queue, run_queue
+        from mnist_nas.study.runs import head, queue, run_queue
 
+        baseline = head()  # the experiments' baseline, even if a commit follows meanwhile
         every = [run for runs in plans.values() for run in runs]
         queue(every)
         print(f"mnist-study: {len(every)} experiments queued; running {args.jobs} at a time")
         run_queue(every, args.jobs)
     for name, runs in plans.items():
-        collect(name, declared.studies[name], runs)
+        collect(name, declared.studies[name], runs, baseline)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,17 @@ def dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def experiments_of_head() -> dict[str, str]:
-    """{name: commit} of the finished experiments based on the current commit."""
-    shown = json.loads(dvc("exp", "show", "--json").stdout)
+def head() -> str:
+    """The current commit: the baseline of the experiments queued now."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError("a study runs in a git repository with a commit (git rev-parse HEAD)")
+    return result.stdout.strip()
+
+
+def finished_experiments(baseline: str = "HEAD") -> dict[str, str]:
+    """{name: commit} of the finished experiments based on the commit `baseline`."""
+    shown = json.loads(dvc("exp", "show", "--json", "--rev", baseline).stdout)
     baseline = next(row for row in shown if row["rev"] != "workspace")
     found = {}
     for experiment in baseline.get("experiments") or []:
@@ -48,7 +56,7 @@ def queue(runs: list[Run]) -> None:
     """Queue one experiment per run, replacing earlier ones of the same name (DVC's run-cache
     still restores every stage they ran)."""
     names = [run.experiment for run in runs]
-    stale = sorted(set(names) & set(experiments_of_head()))
+    stale = sorted(set(names) & set(finished_experiments()))
     if stale:
         dvc("exp", "remove", *stale)
     dvc("queue", "remove", *names, check=False)  # earlier tasks of the same names, done
