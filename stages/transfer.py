@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     batch_size = min(transfer.batch_size, len(y_train))
     layers = params.convnet.model_dump(include={"filters", "pool", "dense_units", "dropout"})
-    settings = {"seed": params.seed, "convnet": layers, "transfer": transfer.model_dump()}
+    # every transfer key but the base's own
+    learning = transfer.model_dump(include=set(type(transfer).model_fields) - {"base_epochs"})
+    settings = {"seed": params.seed, "convnet": layers, "transfer": learning}
     state = FitState("transfer", settings)
     with state.live() as live:
         started = time.perf_counter()

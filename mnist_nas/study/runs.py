@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -72,9 +73,9 @@ def thread_settings(jobs: int) -> dict[str, str]:
     return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
 
 
-def queue_states(names: set[str]) -> dict[str, str] | None:
-    """{name: status} of the named experiments in `dvc queue status`; None while the queue
-    cannot tell (its broker between two states)."""
+def queue_states(names: set[str]) -> tuple[dict[str, str], int] | None:
+    """({name: status} of the named experiments, workers alive) from `dvc queue status`; None
+    while the queue cannot tell (its broker between two states)."""
     result = dvc("queue", "status", check=False)
     if result.returncode != 0:
         return None
@@ -83,20 +84,31 @@ def queue_states(names: set[str]) -> dict[str, str] | None:
         words = line.split()
         for name in names & set(words):
             states[name] = next((w for w in words if w in (*ACTIVE, "Success", "Failed")), "")
-    return states
+    workers = re.search(r"Worker status: (\d+) active, (\d+) idle", result.stdout)
+    return states, sum(map(int, workers.groups())) if workers else 0
 
 
-def run_queue(runs: list[Run], jobs: int, poll_s: float = 5) -> None:
-    """Start `jobs` queue workers and wait until every run has finished; a UserError names the
-    failed ones."""
+def start_workers(jobs: int) -> None:
+    """Bring the queue up to `jobs` workers (DVC starts only the missing ones)."""
     env = {**os.environ, **thread_settings(jobs)}
     subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def run_queue(runs: list[Run], jobs: int, poll_s: float = 5) -> None:
+    """Start `jobs` queue workers and wait until every run has finished, starting workers
+    again if some stop while runs still wait (seen after tens of minutes); a UserError names
+    the failed runs."""
+    start_workers(jobs)
     names = {run.experiment for run in runs}
     while True:
-        states = queue_states(names)
-        if states is not None and not any(state in ACTIVE for state in states.values()):
-            break
+        shown = queue_states(names)
+        if shown is not None:
+            states, workers = shown
+            if not any(state in ACTIVE for state in states.values()):
+                break
+            if workers < jobs and "Queued" in states.values():
+                start_workers(jobs)
         time.sleep(poll_s)
     failed = sorted(name for name, state in states.items() if state == "Failed")
     if failed:
@@ -141,7 +153,8 @@ def test_accuracy(run: Run, rev: str) -> float:
     from mnist_nas.files import load_model
 
     name = run.target.removeprefix("train@")
-    with np.load(io.BytesIO(read(paths.split_file("test"), rev, "rb"))) as test:
+    archive = io.BytesIO(read(paths.split_file("test"), rev, "rb"))
+    with np.load(archive, allow_pickle=False) as test:
         x, y = test["x"], test["y"]
     with tempfile.TemporaryDirectory() as folder:
         model_path = Path(folder) / "model.keras"
