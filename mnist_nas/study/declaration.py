@@ -61,15 +61,20 @@ class Run(BaseModel):
                 for arg in ("-S", f"{key}={json.dumps(value, separators=(',', ':'))}")]  # fmt: skip
 
 
+def first_error(err: ValidationError) -> str:
+    """`key: message (got value)` of the first thing pydantic refused."""
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    return f"{key}: {first['msg']} (got {first['input']!r})"
+
+
 def load(path: Path = paths.DECLARATIONS) -> Declarations:
     try:
         return Declarations.model_validate(read_yaml(path))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"{path}: {key}: {first['msg']} (got {first['input']!r})") from None
+        raise UserError(f"{path}: {first_error(err)}") from None
 
 
 def show(value: Any) -> str:
@@ -128,7 +133,4 @@ def check(run: Run, params_file: Path = paths.PARAMS) -> None:
     except UserError as err:
         raise UserError(f"{run.experiment}: {err}") from None
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        message = f"{run.experiment}: {key}: {first['msg']} (got {first['input']!r})"
-        raise UserError(message) from None
+        raise UserError(f"{run.experiment}: {first_error(err)}") from None
