@@ -35,7 +35,8 @@ repro: venv
 # CI runs it; `dvc exp show` lists it; `git checkout . && dvc checkout` goes back to your state.
 SMALL_PARAMS = -S data.limit=2000 -S epochs=1 -S convnet.epochs=null \
 	-S deep_convnet.epochs=null -S nas.max_trials=1 -S nas.trial_epochs=1 -S nas.epochs=1 \
-	-S evaluate.latency_runs=5 -S numbers.count=20
+	-S evaluate.latency_runs=5 -S reader.rows=200 -S reader.val_rows=40 -S reader.epochs=1 \
+	-S reader.pair_epochs=1 -S reader.val_numbers=20 -S numbers.count=20
 small: venv
 	dvc exp run $(SMALL_PARAMS) $(if $(NAME),--name $(NAME))
 	python .ci/check_outputs.py
@@ -58,11 +59,12 @@ study: venv
 
 # The experiments side by side in a 120-column terminal, by what they are chosen by: the params
 # that differ, each model's validation accuracy and which model was exported, at 4 digits. The
-# test-set figures (reported, never chosen by), hashes, dates and queue columns are left out:
+# test-set figures (reported, never chosen by), the number reader's (metrics/reader.json), the
+# numbers', hashes, dates and queue columns are left out:
 # dvc exp diff and dvc metrics show have them all.
 compare: venv
 	dvc exp show --only-changed --precision 4 --no-pager \
-		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching)\..*'
+		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching|digits|pairs|validation_numbers)\..*'
 
 # A page to draw or upload digits and see what models/best reads, with a JSON API beside it
 # (docs/demo.md): http://127.0.0.1:$(PORT). It serves on the loopback address only.

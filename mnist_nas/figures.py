@@ -131,7 +131,7 @@ def architecture(model, path: Path, dpi: int) -> None:
         for layer in model.layers
     ]
     rows.append(f"{model.name}: {model.count_params():,} parameters")
-    fig = plt.figure(figsize=(7.5, 0.16 * len(rows) + 0.3))
+    fig = plt.figure(figsize=(7.5, max(1.6, 0.16 * len(rows) + 0.3)))  # a short summary too
     fig.text(0.02, 0.98, "\n".join(rows), family="monospace", fontsize=9, va="top")
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

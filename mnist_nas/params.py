@@ -142,9 +142,26 @@ class ExportParams(Section):
     max_wrong_accepted: Annotated[float, Field(gt=0, lt=1)]
 
 
+class ReaderParams(Section):
+    """The number reader (stages/reader.py): deep_convnet fine-tuned on pieces cut from
+    synthetic rows of training digits, with a "not one digit" output; a pair reader for
+    touching digits; a number-level confidence fitted on numbers of validation digits."""
+
+    rows: Annotated[int, Field(gt=0, le=1_000_000)]  # rows of training digits cut for examples
+    val_rows: Annotated[int, Field(gt=0, le=100_000)]  # rows of validation digits, to score fits
+    epochs: PositiveInt  # the digit reader's fine-tuning
+    pair_epochs: PositiveInt
+    lr: Annotated[float, Field(gt=0)]
+    batch_size: PositiveInt
+    pair_units: Width  # the pair reader's dense layer
+    val_numbers: Annotated[int, Field(gt=0, le=100_000)]  # of each kind: confidence fit, threshold
+
+
 class NumbersParams(Section):
     count: Annotated[int, Field(gt=0, le=100_000)]  # numbers of each kind
     digits: Annotated[int, Field(ge=1, le=40)]  # per number
+    # the share of wrong numbers among those sent without a person, on validation numbers
+    max_wrong_accepted: Annotated[float, Field(gt=0, lt=1)]
 
 
 class PlotParams(Section):
@@ -171,6 +188,7 @@ class Params(Section):
     ensemble: EnsembleParams
     evaluate: EvaluateParams
     export: ExportParams
+    reader: ReaderParams
     numbers: NumbersParams
     plot: PlotParams
     transfer: TransferParams

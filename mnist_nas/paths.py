@@ -18,6 +18,7 @@ ENSEMBLE = Path("models/ensemble")  # beside, not inside: it is made from everyt
 BEST = Path("models/best")  # export: the chosen model, its SavedModel, calibration and card
 SAVED_MODEL = BEST / "saved_model"
 CALIBRATION_FILE = BEST / "calibration.json"  # the temperature and reject threshold
+READER = Path("models/reader")  # digits.keras, pairs.keras, confidence.json: the number reader
 
 # metrics: the declared metrics (headline figures), then tracked tables, plots and timings
 METRICS = Path("metrics")
@@ -31,6 +32,7 @@ LEADERBOARD = EVAL / "leaderboard.json"  # every score of every model
 LATENCY = EVAL / "latency.json"  # timings: a plain output, never a metric
 EXPORTED = METRICS / "export.json"  # metric: the exported model, its test accuracy and ECE
 CALIBRATION = METRICS / "calibration"  # calibration.json, reliability/{raw,calibrated}.csv
+READER_SCORES = METRICS / "reader.json"  # metric: the reader's pieces and validation numbers
 NUMBERS = METRICS / "numbers"  # summary.json (metric), details.json, risk_coverage.csv
 FIGURES = METRICS / "figures"
 

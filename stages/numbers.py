@@ -1,14 +1,17 @@
-"""numbers: how the exported model reads handwritten phone numbers, the way the restaurant case
+"""numbers: how the number reader reads handwritten phone numbers, the way the restaurant case
 asks (docs/reading.md). Builds numbers.count numbers of numbers.digits digits of each kind,
 separated digits and touching ones, from the official test digits only (seeded), and reads
-each image through predict's own path (ink, segmentation, calibrated model, reject threshold).
+each image through predict's own path (ink, segmentation graph with the digit and pair
+readers, number-level confidence and the threshold the reader stage chose on validation).
 
-Reads   data/prepared/test.npz, models/best; params seed, numbers.count, numbers.digits
+Reads   data/prepared/test.npz, models/best, models/reader; params seed, numbers.count,
+        numbers.digits
 Writes  metrics/numbers/summary.json (metric): per kind, the share of numbers read right
-        (`read`) and the share accepted at the export's threshold, sent without a person (`sent`)
+        (`read`), the share accepted at the reader's threshold, sent without a person (`sent`),
+        and the share of the sent read wrong (`wrong_sent`)
         metrics/numbers/details.json: per kind, digit and number accuracy without reject,
-        segmentation errors, accepted, wrong among the accepted, and what that makes of
-        2,100 numbers a day
+        segmentation errors, accepted, wrong among the accepted, number-level calibration
+        error, and what that makes of 2,100 numbers a day
         metrics/numbers/risk_coverage.csv: the share of accepted numbers read wrong against the
         share accepted, most confident first (a DVC plot; plot draws it too)
 """
@@ -27,18 +30,22 @@ from mnist_nas.reading.evaluation import KINDS, read_numbers, risk_coverage, sum
 def main(argv: list[str] | None = None) -> None:
     stage_args("stages.numbers", __doc__, argv)
     params = load_params()
-    from mnist_nas.serving import load_classifier, reject_threshold
+    from mnist_nas.reading import number
 
     x, y = load_split("test")
-    classify, threshold = load_classifier(), reject_threshold()
+    reader = number.load(paths.READER, paths.SAVED_MODEL)
     count, digits = params.numbers.count, params.numbers.digits
-    table = read_numbers(x, y, count, digits, params.seed, classify, threshold)
+    table = read_numbers(x, y, count, digits, params.seed, reader)
     details = {kind: summary(numbers) for kind, numbers in table.groupby("kind")}
     details["all"] = summary(table)
-    details["threshold"] = round(threshold, 6)
+    details["threshold"] = round(reader.number_threshold, 6)
     # read: numbers read right, without reject; sent: accepted, sent without a person
     headline = {
-        kind: {"read": details[kind]["number_accuracy"], "sent": details[kind]["accepted"]}
+        kind: {
+            "read": details[kind]["number_accuracy"],
+            "sent": details[kind]["accepted"],
+            "wrong_sent": details[kind]["wrong_among_accepted"],
+        }
         for kind in KINDS
     }
     write_json(paths.NUMBERS / "details.json", details)
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"numbers: {kind}: {m['digit_accuracy']:.2%} of digits and {m['number_accuracy']:.2%}"
             f" of numbers read right; {m['accepted']:.1%} accepted, of which"
-            f" {m['wrong_among_accepted']:.2%} wrong"
+            f" {m['wrong_among_accepted']:.2%} wrong; number-level ECE {m['number_ece']:.2%}"
         )
 
 

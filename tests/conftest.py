@@ -31,6 +31,11 @@ SMALL = {
     "nas__batch_size": 64,
     "nas__max_mflops": 100,  # no trial skipped as too costly: they all take seconds here
     "evaluate__latency_runs": 3,
+    "reader__rows": 40,
+    "reader__val_rows": 8,
+    "reader__epochs": 1,
+    "reader__pair_epochs": 1,
+    "reader__val_numbers": 6,
     "numbers__count": 10,
     "transfer__base_epochs": 1,
     "transfer__epochs": 2,
@@ -83,6 +88,10 @@ BAD_PARAMS = [
     ({"convnet__pool": "yes"}, "convnet.pool:", "'yes'"),
     ({"transfer__method": "distill"}, "transfer.method:", "'distill'"),
     ({"transfer__finetune_layers": 0}, "transfer.finetune_layers:", "0"),
+    ({"reader__rows": 0}, "reader.rows:", "0"),
+    ({"reader__lr": "slow"}, "reader.lr:", "'slow'"),
+    ({"reader__pair_units": 10**6}, "reader.pair_units:", "1000000"),
+    ({"numbers__max_wrong_accepted": 0}, "numbers.max_wrong_accepted:", "0"),
     # found by the property-based test (test_reliability.py): values that passed the schema and
     # then crashed or hung a stage
     ({"seed": 2**32}, "seed:", "4294967296"),
@@ -156,11 +165,101 @@ def small_convnet(mnist):
         keras.layers.Rescaling(1 / 255),
         keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
         keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax"),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax", name="probs"),
     ])  # fmt: skip
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(mnist["x_train"][:20_000], mnist["y_train"][:20_000], epochs=3, verbose=0)
     return model
+
+
+@pytest.fixture(scope="session")
+def served(small_convnet, mnist, tmp_path_factory) -> Path:
+    """models/best and models/reader as `export` and `reader` write them, for the small convnet,
+    in about a minute: the SavedModel (temperature 1.2, digit threshold 0.9), its model.keras,
+    calibration.json, best.json and the card's provenance line; the number reader fine-tuned
+    from it on pieces cut from 800 rows of training digits, its confidence fitted on 120
+    numbers of each kind built from digits held out of those (the training split's last 6,000).
+    """
+    import json
+
+    from mnist_nas.files import save_model
+    from mnist_nas.reading import confidence
+    from mnist_nas.reading.evaluation import read_numbers
+    from mnist_nas.reading.number import NumberReader, keras_function
+    from mnist_nas.reading.pieces import examples
+    from mnist_nas.serving import export_saved_model, load_classifier
+    from mnist_nas.training.reader import digit_reader, fine_tune, pair_reader
+
+    models = tmp_path_factory.mktemp("models")
+    best, reader_dir = models / "best", models / "reader"
+    best.mkdir()
+    reader_dir.mkdir()
+    small_convnet.save(best / "model.keras")
+    export_saved_model(small_convnet, best / "saved_model", temperature=1.2)
+    (best / "calibration.json").write_text(json.dumps({"temperature": 1.2, "threshold": 0.9}))
+    (best / "best.json").write_text(json.dumps({"model": "small_convnet", "test_accuracy": 0.98}))
+    (best / "MODEL_CARD.md").write_text(
+        "# Model card\n\nModel file sha256: 0123456789ab" + "c" * 52 + ".\n"
+    )
+    x, y = mnist["x_train"], mnist["y_train"]
+    train = examples(x[:30_000], y[:30_000], rows=800, length=10, seed=0)
+    held_out = examples(x[54_000:], y[54_000:], rows=40, length=10, seed=1)
+    digits = digit_reader(small_convnet)
+    fit = {"lr": 1e-3, "batch": 64, "seed": 0}
+    fine_tune(digits, (train["x"], train["y"]), (held_out["x"], held_out["y"]), 4, **fit)
+    pairs = pair_reader(digits, 128, dropout=0.2)
+    fine_tune(pairs, (train["x_pair"], train["y_pair"]),
+              (held_out["x_pair"], held_out["y_pair"]), 8, **fit)  # fmt: skip
+    reader = NumberReader(
+        load_classifier(best / "saved_model"), 0.9, keras_function(digits), keras_function(pairs)
+    )
+    table = read_numbers(x[54_000:], y[54_000:], 120, 10, 0, reader)
+    stored, _ = confidence.choose(table, 0.05, 0)
+    save_model(digits, reader_dir / "digits.keras")
+    save_model(pairs, reader_dir / "pairs.keras")
+    (reader_dir / "confidence.json").write_text(json.dumps(stored))
+    return models
+
+
+@pytest.fixture(scope="session")
+def doubtful_number(served, mnist, tmp_path_factory) -> dict:
+    """A 10-digit number of test digits that the `served` reader sends without a person, and
+    the same number, written by the same hand, with one digit swapped for a doubtful one that
+    drags the number's confidence below the reader's threshold while every digit is still read
+    right, as PNG files: {"sure": path, "doubtful": path, "digits": the sure one's, "at": the
+    swapped digit's place}."""
+    from mnist_nas.reading import number
+    from mnist_nas.reading.synthetic import number_image
+
+    reader = number.load(served / "reader", served / "best" / "saved_model")
+    x, y = mnist["x_test"][:3000], mnist["y_test"][:3000]
+    probs = (reader.digits(x)[:, :10] + reader.classify(x)) / 2  # as the reader reads a digit
+    right, top = probs.argmax(axis=1) == y, probs.max(axis=1)
+    sure = np.flatnonzero(right & (top > 0.995))
+    unsure = np.flatnonzero(right & (top > 0.3) & (top < 0.8))
+    folder = tmp_path_factory.mktemp("doubtful")
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        picked = rng.choice(sure, 10, replace=False)
+        writing = rng.bit_generator.state  # the same hand writes both numbers
+        image = number_image(list(x[picked]), False, rng)
+        digits = "".join(map(str, y[picked]))
+        reading, _ = reader.read(image, 10)
+        if reading.digits != digits or reading.needs_person:
+            continue
+        at, swapped = seed % 10, picked.copy()
+        for candidate in unsure[y[unsure] == y[picked[at]]][:5]:
+            swapped[at] = candidate
+            rng.bit_generator.state = writing
+            doubtful = number_image(list(x[swapped]), False, rng)
+            flagged, _ = reader.read(doubtful, 10)
+            lowest = int(np.argmin(flagged.probabilities))
+            if flagged.digits == digits and flagged.unsure and lowest == at:
+                image.save(folder / "sure.png")
+                doubtful.save(folder / "doubtful.png")
+                return {"sure": folder / "sure.png", "doubtful": folder / "doubtful.png",
+                        "digits": digits, "at": at}  # fmt: skip
+    raise AssertionError("no number of sure digits with one doubtful digit found")
 
 
 @pytest.fixture

@@ -28,21 +28,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def exported(small_convnet, tmp_path_factory) -> Path:
-    """models/best as `export` writes it, for the small convnet: SavedModel with a temperature,
-    model.keras, calibration.json, best.json and the card's provenance line."""
-    from mnist_nas.serving import export_saved_model
-
-    best = tmp_path_factory.mktemp("models") / "best"
-    best.mkdir()
-    small_convnet.save(best / "model.keras")
-    export_saved_model(small_convnet, best / "saved_model", temperature=1.2)
-    (best / "calibration.json").write_text(json.dumps({"temperature": 1.2, "threshold": 0.9}))
-    (best / "best.json").write_text(json.dumps({"model": "small_convnet", "test_accuracy": 0.98}))
-    (best / "MODEL_CARD.md").write_text(
-        "# Model card\n\nModel file sha256: 0123456789ab" + "c" * 52 + ".\n"
-    )
-    return best
+def exported(served) -> Path:
+    """models/best as `export` writes it, for the small convnet (conftest's `served`)."""
+    return served / "best"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def server(exported, tmp_path_factory):
         "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")),
     }
     command = [str(BIN / "mnist-demo"), "--model", str(exported / "saved_model"),
-               "--port", str(port)]  # fmt: skip
+               "--reader", str(exported.parent / "reader"), "--port", str(port)]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -251,7 +239,8 @@ def test_the_api_answers_as_predict_does(server, exported, number_files):
     same probabilities (to the 0.1% predict prints), same flags."""
     url, _ = server
     files = [path for path, _ in number_files.values()]
-    command = ["mnist-predict", "--model", str(exported / "saved_model"), *files]
+    command = ["mnist-predict", "--model", str(exported / "saved_model"),
+               "--reader", str(exported.parent / "reader"), *files]  # fmt: skip
     lines = run(command, REPO).stdout.strip().splitlines()
     for (path, digits), line in zip(number_files.values(), lines, strict=True):
         printed, probabilities, verdict = read_line(line)
@@ -260,10 +249,30 @@ def test_the_api_answers_as_predict_does(server, exported, number_files):
         assert answer["digits"] == digits == printed.replace("[", "").replace("]", "")
         assert np.allclose(answer["probabilities"], probabilities, atol=0.0005 + 1e-9)
         assert answer["needs_person"] == (verdict == "needs a person")
-        assert answer["doubtful"] == [p < answer["threshold"] for p in answer["probabilities"]]
+        if answer["number_confidence"] is None:  # a digit alone: judged by the digit threshold
+            doubtful = [p < answer["threshold"] for p in answer["probabilities"]]
+            assert answer["doubtful"] == doubtful
+        else:
+            assert answer["needs_person"] == (
+                answer["number_confidence"] < answer["number_threshold"]
+            )
         assert answer["model"]["name"] == "small_convnet"
     status, answer = post(url, files[0].read_bytes(), "?digits=9")
     assert (status, answer["needs_person"], answer["expected_digits"]) == (200, True, 9)
+
+
+def test_the_api_flags_a_number_with_one_doubtful_digit(server, doubtful_number):
+    """The API answers as predict does for a number dragged below its threshold by one digit:
+    flagged, that digit marked, the number's confidence and threshold given."""
+    url, _ = server
+    status, sure = post(url, doubtful_number["sure"].read_bytes(), "?digits=10")
+    assert status == 200 and sure["digits"] == doubtful_number["digits"], sure
+    assert not sure["needs_person"] and not any(sure["doubtful"])
+    assert sure["number_confidence"] >= sure["number_threshold"]
+    status, answer = post(url, doubtful_number["doubtful"].read_bytes(), "?digits=10")
+    assert status == 200 and answer["needs_person"], answer
+    assert answer["number_confidence"] < answer["number_threshold"]
+    assert answer["doubtful"] == [i == doubtful_number["at"] for i in range(10)]
 
 
 @pytest.mark.parametrize(

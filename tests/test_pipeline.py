@@ -87,7 +87,7 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
     # tables are plain outs (the studies' pipeline has its own, studies/transfer/...)
     assert {path for path, kind in kinds.items() if kind == "metric"} == {
         Path("metrics/eval/accuracy.json"), Path("metrics/export.json"),
-        Path("metrics/numbers/summary.json"),
+        Path("metrics/reader.json"), Path("metrics/numbers/summary.json"),
     }  # fmt: skip
     for timings in ("metrics/eval/latency.json", "metrics/nas/time.json",
                     "metrics/train/mlp/time.json"):  # fmt: skip
@@ -102,4 +102,7 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
         "mlp", "convnet", "deep_convnet", "nas", "ensemble"
     }  # fmt: skip
     assert set(metrics["metrics/export.json"]["data"]) == {"exported", "test_accuracy", "test_ece"}
-    assert set(metrics["metrics/numbers/summary.json"]["data"]["touching"]) == {"read", "sent"}
+    assert set(metrics["metrics/numbers/summary.json"]["data"]["touching"]) == {
+        "read", "sent", "wrong_sent"
+    }  # fmt: skip
+    assert set(metrics["metrics/reader.json"]["data"]) == {"digits", "pairs", "validation_numbers"}

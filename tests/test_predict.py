@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import read_line, run
+from conftest import REPO, read_line, run
 from PIL import Image
 
 from mnist_nas.errors import UserError
@@ -182,37 +182,31 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
     assert [printed[path].split()[0] for path in images_only] == expected
 
 
-def test_a_doubtful_digit_is_marked_and_the_number_needs_a_person(project, mnist, tmp_path):
-    """A 4-digit number read with a threshold between its two least sure digits: the least sure
-    is marked, the line says it needs a person, and the exit code stays 0."""
-    from mnist_nas.reading.synthetic import number_image
-
-    rng = np.random.default_rng(3)
-    picked = rng.choice(len(mnist["y_test"]), 4, replace=False)
-    number_image(list(mnist["x_test"][picked]), False, rng).save(tmp_path / "number.png")
-    predict = ["mnist-predict", str(tmp_path / "number.png"), "--digits", "4"]
-
-    digits, probabilities, rest = read_line(run([*predict, "--threshold", "0"], project).stdout)
-    assert len(digits) == 4 and digits.isdigit() and rest == ""
-    order = np.argsort(probabilities)
-    assert probabilities[order[0]] < probabilities[order[1]]  # one least sure digit
-    threshold = (probabilities[order[0]] + probabilities[order[1]]) / 2
-    result = run([*predict, "--threshold", str(threshold)], project)
-    marked, again, rest = read_line(result.stdout.strip())
-    expected = "".join(f"[{d}]" if i == order[0] else d for i, d in enumerate(digits))
-    assert (marked, again, rest) == (expected, probabilities, "needs a person")
+def test_a_doubtful_digit_drags_the_number_below_its_threshold(served, doubtful_number):
+    """A number the reader sends without a person; the same number with one doubtful digit is
+    flagged as a whole (its number-level confidence below the reader's threshold), with that
+    digit, and only it, marked; the exit code stays 0."""
+    predict = ["mnist-predict", "--model", str(served / "best" / "saved_model"),
+               "--reader", str(served / "reader"), "--digits", "10"]  # fmt: skip
+    sure, doubtful = (doubtful_number[name] for name in ("sure", "doubtful"))
+    result = run([*predict, str(sure), str(doubtful)], REPO)
+    (digits, _, verdict), (marked, probabilities, flagged) = map(
+        read_line, result.stdout.strip().splitlines()
+    )
+    threshold = json.loads((served / "reader" / "confidence.json").read_text())["threshold"]
+    at = doubtful_number["at"]
+    assert digits == doubtful_number["digits"] and verdict.startswith("number ")
+    assert float(verdict.split()[1].rstrip("%")) / 100 >= threshold - 0.0005
+    assert flagged.startswith("number ") and flagged.endswith("needs a person")
+    assert float(flagged.split()[1].rstrip("%")) / 100 < threshold
+    assert marked.index("[") == at and marked.count("[") == 1, marked
     assert result.returncode == 0
 
-    # the threshold the export chose on validation is the default
-    fitted = json.loads((project / "models/best/calibration.json").read_text())
-    default = read_line(run(predict, project).stdout.strip())
-    doubtful = [p < fitted["threshold"] for p in probabilities]
-    assert default[0].count("[") == sum(doubtful)
-    assert (default[2] == "needs a person") == any(doubtful)
-
-    # a reading of another length than expected needs a person too
-    wrong_length = run([*predict[:-1], "5", "--threshold", "0"], project).stdout.strip()
-    assert read_line(wrong_length)[2] == "needs a person: 4 digits, expected 5"
+    # --threshold 0 accepts every number; a reading of another length than expected never
+    accepted = run([*predict, "--threshold", "0", str(doubtful)], REPO).stdout
+    assert read_line(accepted)[2].startswith("number ") and "needs" not in accepted
+    wrong_length = run([*predict[:-1], "9", "--threshold", "0", str(sure)], REPO).stdout
+    assert read_line(wrong_length)[2].endswith("needs a person: 10 digits, expected 9")
 
 
 def test_the_threshold_flag_is_checked(project, tmp_path):

@@ -249,6 +249,9 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
                 "nas.batch_size", "nas.max_model_size", "nas.max_mflops"],
         "ensemble": ["models", "ensemble.max_members"],
         "export": ["export.select_by", "export.max_wrong_accepted"],
+        "reader": ["seed", *[f"reader.{key}" for key in
+                             yaml.safe_load((REPO / "params.yaml").read_text())["reader"]],
+                   "numbers.digits", "numbers.max_wrong_accepted"],
         "numbers": ["seed", "numbers.count", "numbers.digits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
     }.items()
@@ -346,6 +349,16 @@ def first_step(stage: str, params, root: Path, key: str) -> None:
         temperature = calibration.fit_temperature(y, probs)
         scaled = calibration.scale(probs, temperature)
         calibration.choose_threshold(y, scaled, params.export.max_wrong_accepted)
+    elif stage == "reader":
+        from mnist_nas.reading.pieces import chunk_examples
+        from mnist_nas.scoring.calibration import lowest_safe_threshold
+
+        x, y = splits.load_split("train")
+        rng = np.random.default_rng(params.seed)
+        picked = np.stack([rng.choice(len(y), params.numbers.digits, replace=False)] * 2)
+        chunk_examples(x[picked], y[picked], 0, params.seed)  # two rows: written, cut, labelled
+        wrong = np.arange(20) % 4 == 0
+        lowest_safe_threshold(np.linspace(0, 1, 20), wrong, params.numbers.max_wrong_accepted)
     elif stage == "numbers":
         from mnist_nas.reading.synthetic import number_image
 

@@ -40,7 +40,7 @@ from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.files import load_model
-from mnist_nas.reading.reader import Reading, read_image
+from mnist_nas.reading.reader import Reading, open_image, read_image
 from mnist_nas.serving import load_classifier, reject_threshold
 
 MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
@@ -56,9 +56,10 @@ class Reader:
     threshold: float
     keras_model: object
     model: dict
+    numbers: object = None  # the number reader (models/reader), when it is there
 
     @classmethod
-    def load(cls, saved_model: Path) -> Reader:
+    def load(cls, saved_model: Path, number_reader: Path = paths.READER) -> Reader:
         folder = saved_model.parent
         classify = load_classifier(saved_model)
         try:
@@ -73,10 +74,19 @@ class Reader:
             "sha256": sha256.group(1) if sha256 else "unknown",
         }
         keras_model = load_model(folder / "model.keras")
-        return cls(classify, reject_threshold(saved_model), keras_model, model)
+        numbers = None
+        if (number_reader / "confidence.json").is_file():
+            from mnist_nas.reading import number
+
+            numbers = number.load(number_reader, saved_model)
+        return cls(classify, reject_threshold(saved_model), keras_model, model, numbers)
 
     def read(self, source, digits: int | None = None, name: str | None = None):
-        """The Reading of an image (a path or an open binary file) and the 28x28 frames read."""
+        """The Reading of an image (a path or an open binary file) and the 28x28 frames read:
+        by the number reader when there is one (predict's path), else the exported model."""
+        if self.numbers is not None:
+            reading, frames = open_image(source, lambda im: self.numbers.read(im, digits), name)
+            return reading, np.stack(frames)
         frames = read_image(source, self.classify, digits, name)
         probs = self.classify(frames)
         return Reading.of(probs, self.threshold, digits), frames
@@ -89,6 +99,8 @@ class Reader:
             "needs_person": reading.needs_person,
             "expected_digits": reading.expected,
             "threshold": self.threshold,
+            "number_confidence": reading.confidence,
+            "number_threshold": reading.number_threshold,
             "model": self.model,
         }
 
@@ -283,10 +295,13 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--model", type=Path, default=paths.SAVED_MODEL, help="SavedModel folder")
     args.add_argument("--host", default="127.0.0.1", help="address to serve on")
     args.add_argument("--port", type=int, default=7860, help="port to serve on")
+    args.add_argument(
+        "--reader", type=Path, default=paths.READER, help="number reader folder (rows of digits)"
+    )
     args = args.parse_args(argv)
 
     check_port(args.host, args.port)
-    reader = Reader.load(args.model)
+    reader = Reader.load(args.model, args.reader)
     print(f"demo: {reader.model['name']} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app(reader), host=args.host, port=args.port, log_level="warning")
 

@@ -1,5 +1,7 @@
-"""How the reader does on whole numbers: numbers built from official test digits, read as
+"""How the reader does on whole numbers: numbers built from digits of one split, read as
 predict reads them, scored per kind (separated, touching digits) as the restaurant case asks.
+The reader stage reads numbers of validation digits (to fit the confidence), numbers those of
+test digits (to report).
 
 A segmentation error (too many or too few digits) counts as an error, and a reading of the wrong
 length is never accepted: the reader knows a phone number has 10 digits.
@@ -14,7 +16,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from mnist_nas.errors import UserError
-from mnist_nas.reading.reader import Reading, to_digits
+from mnist_nas.reading.confidence import FEATURES, expected_calibration_error
+from mnist_nas.reading.ink import find_ink, to_grey
+from mnist_nas.reading.number import NumberReader
 from mnist_nas.reading.synthetic import number_image
 
 KINDS = ("separated", "touching")
@@ -29,7 +33,10 @@ def right_digits(truth: str, read: str) -> int:
 
 def summary(table: pd.DataFrame) -> dict:
     accepted, wrong = table["accepted"], table["read"] != table["truth"]
+    complete = table["read"].str.len() == table["truth"].str.len()
+    sure = np.where(complete, table["confidence"].fillna(0.0), 0.0)
     share = {
+        "number_ece": expected_calibration_error(sure, ~wrong.to_numpy()),
         "digit_accuracy": table["right_digits"].sum() / table["truth"].str.len().sum(),
         "number_accuracy": 1 - wrong.mean(),
         "segmentation_errors": (table["read"].str.len() != table["truth"].str.len()).mean(),
@@ -65,11 +72,12 @@ def risk_coverage(table: pd.DataFrame, points: int = 101) -> pd.DataFrame:
 
 
 def read_numbers(
-    x: np.ndarray, y: np.ndarray, count: int, length: int, seed: int, classify, threshold: float
+    x: np.ndarray, y: np.ndarray, count: int, length: int, seed: int, reader: NumberReader
 ) -> pd.DataFrame:
     """`count` numbers of each kind, `length` digits each, built from the digits x (labels y),
-    read by the exported model as predict reads them: one row per number, with the digits
-    read, the lowest digit probability and whether the reading is accepted."""
+    read by the number reader as predict reads them: one row per number, with the digits read,
+    the number-level confidence's features, the confidence (NaN when the reader has no fitted
+    confidence yet) and whether the reading is accepted."""
     rng = np.random.default_rng(seed)
     rows = []
     progress = tqdm(total=count * len(KINDS), desc="numbers", unit="number", mininterval=2)
@@ -78,16 +86,24 @@ def read_numbers(
             picked = rng.choice(len(y), length, replace=False)
             image = number_image(list(x[picked]), kind == "touching", rng)
             truth = "".join(map(str, y[picked]))
-            try:
-                digits = to_digits(image, classify, length)
-                reading = Reading.of(classify(digits), threshold, length)
-            except UserError:  # no ink found: nothing read
-                reading = Reading("", [0.0], [True], length)
-            rows.append({
-                "kind": kind, "truth": truth, "read": reading.digits,
-                "right_digits": right_digits(truth, reading.digits),
-                "confidence": min(reading.probabilities), "accepted": not reading.needs_person,
-            })  # fmt: skip
+            rows.append({"kind": kind, "truth": truth, **read_one(reader, image, length)})
+            rows[-1]["right_digits"] = right_digits(truth, rows[-1]["read"])
             progress.update()
     progress.close()
     return pd.DataFrame(rows)
+
+
+def read_one(reader: NumberReader, image, length: int) -> dict:
+    """One number's reading: the digits, the features, the confidence, the verdict."""
+    try:
+        ink = find_ink(to_grey(image))
+        probs, evidence, _ = reader.evidence(ink, length)
+        reading = reader.judge(probs, evidence, length)
+    except UserError:  # no ink found: nothing read
+        return {"read": "", **dict.fromkeys(FEATURES, 0.0), "confidence": 0.0, "accepted": False}
+    return {
+        "read": reading.digits,
+        **dict(zip(FEATURES, evidence, strict=True)),
+        "confidence": np.nan if reading.confidence is None else reading.confidence,
+        "accepted": reader.fitted is not None and not reading.needs_person,
+    }

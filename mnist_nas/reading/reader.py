@@ -41,6 +41,13 @@ def read_image(
 ) -> np.ndarray:
     """The digits in an image file (a path, or an open binary file such as the bytes of an
     upload), as to_digits; a UserError naming it (`name`, else the path) otherwise."""
+    return open_image(source, lambda image: to_digits(image, classify, count), name)
+
+
+def open_image(source: Path | BinaryIO, read, name: str | None = None):
+    """read(the Pillow image of an image file): a path, or an open binary file such as the
+    bytes of an upload; a UserError naming it (`name`, else the path) when it is not a readable
+    image, is too large to read safely, or holds no ink."""
     name = name or str(source)
     try:
         with warnings.catch_warnings():
@@ -48,7 +55,7 @@ def read_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 image.load()
-                return to_digits(image, classify, count)
+                return read(image)
     except FileNotFoundError:
         raise UserError(f"{name}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -63,32 +70,64 @@ def read_image(
 
 @dataclass
 class Reading:
-    """The digits read in one image, each digit's probability, and which are doubtful."""
+    """The digits read in one image, each digit's probability, and which are doubtful. A number
+    read by the number reader has its number-level `confidence` (the probability that every
+    digit is right) and is judged by it; a digit alone by the digit threshold."""
 
     digits: str
     probabilities: list[float]
     doubtful: list[bool]
     expected: int | None = None  # the number of digits the reader expects, if it knows
+    confidence: float | None = None
+    number_threshold: float | None = None
 
     @classmethod
-    def of(cls, probs: np.ndarray, threshold: float, expected: int | None = None) -> Reading:
-        confidence = probs.max(axis=1)
+    def of(
+        cls,
+        probs: np.ndarray,
+        threshold: float,
+        expected: int | None = None,
+        confidence: float | None = None,
+        number_threshold: float | None = None,
+    ) -> Reading:
+        """The reading of digits' probabilities [n, 10]. Judged by the number: when it falls
+        below number_threshold, the digits under the digit threshold are doubtful, or, if none
+        is, the least sure one (the digit that drags the number down)."""
+        top = probs.max(axis=1)
         digits = "".join(str(digit) for digit in probs.argmax(axis=1))
-        return cls(digits, confidence.tolist(), (confidence < threshold).tolist(), expected)
+        doubtful = top < threshold
+        if confidence is not None:
+            if confidence >= number_threshold:
+                doubtful[:] = False
+            elif not doubtful.any():
+                doubtful[np.argmin(top)] = True
+        return cls(digits, top.tolist(), doubtful.tolist(), expected, confidence, number_threshold)
 
     @property
     def wrong_length(self) -> bool:
         return self.expected is not None and len(self.digits) != self.expected
 
     @property
+    def unsure(self) -> bool:
+        """Below the threshold that judges it: the number's, else the digits'."""
+        if self.confidence is not None:
+            return self.confidence < self.number_threshold
+        return any(self.doubtful)
+
+    @property
     def needs_person(self) -> bool:
-        return self.wrong_length or any(self.doubtful)
+        return self.wrong_length or self.unsure
 
     @property
     def verdict(self) -> str:
         """The verdict in words: accepted, or why a person must read it."""
         if self.wrong_length:
             return f"needs a person: {len(self.digits)} digits, expected {self.expected}"
+        if self.confidence is not None:
+            sure = f"the number is right with probability {self.confidence:.1%}"
+            if self.unsure:
+                return f"needs a person: {sure}, below {self.number_threshold:.1%}; [doubtful]"
+            return f"accepted: {sure}"
         if any(self.doubtful):
             return "needs a person: the digits in [brackets] are doubtful"
         return "accepted: every digit is above the reject threshold"
@@ -99,6 +138,8 @@ class Reading:
             for digit, doubtful in zip(self.digits, self.doubtful, strict=True)
         )
         line = f"{marked} ({' '.join(f'{p:.1%}' for p in self.probabilities)})"
+        if self.confidence is not None:
+            line += f" number {self.confidence:.1%}"
         if self.wrong_length:
             return f"{line} {self.verdict}"
         return f"{line} needs a person" if self.needs_person else line

@@ -15,6 +15,8 @@ classifier, a component is cut into as many parts as it is typical digits wide.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 from skimage import measure
@@ -26,16 +28,77 @@ WIDE = 1.6  # typical digit widths: wider components hold several digits (no cla
 WIDEST = 1.1  # digit heights: wider pieces are unlikely to be one digit
 WIDER = 1.25  # digit heights: with the count unknown, only components this wide are cut
 LONGEST = 1.4  # digit heights: no piece of the graph is wider
+PAIR_NARROWEST = 0.9  # digit heights: narrower pieces are never read as two digits
+PAIR_WIDEST = 2.6  # digit heights: nor wider ones
+DIGITS = 10  # the digit classes; a reader's further outputs say "not one digit"
 
 
 def digit_inks(ink: np.ndarray, classify=None, count: int | None = None) -> list[np.ndarray]:
     """The ink of each digit in a row, left to right: maps the shape of `ink`, zero outside.
     `classify` (uint8 [n, 28, 28] -> probabilities [n, 10]) reads the candidate pieces;
     `count`, when known, is how many digits the row holds."""
+    return [digit.ink for digit in read_row(ink, classify, count)[0]]
+
+
+def read_row(ink: np.ndarray, classify=None, count: int | None = None, pair=None):
+    """The row's digits, left to right, and the share: ([Digit], share).
+    `classify` reads candidate pieces as one digit (its outputs past the tenth say "not one
+    digit"), `pair` (uint8 [n, 28, 56] -> [n, 2, 10+]) as two touching ones; `share` is the
+    chosen reading's share of the probability of every reading the graph could make (1 when
+    there was no choice). A piece read as a pair is cut at its thinnest place for its two inks."""
+    row = layout(ink, count)
+    if row is None:
+        return ([Digit(ink)] if ink.any() else []), 1.0
+    if classify is None:
+        pieces = split_by_width(row.groups, row.x, row.pixels[2], row.height)
+        return [Digit(row.paint(piece)) for piece in pieces], 1.0
+    path = read_best(row, classify, count, pair)
+    if path is None:
+        return [Digit(row.paint(group)) for group in row.groups], 1.0
+    digits = []
+    for piece, probs in zip(path.pieces, path.probs, strict=True):
+        parts = cut(piece.index, 2, row.x, row.pixels[2]) if piece.digits == 2 else [piece.index]
+        if len(parts) < piece.digits:  # too thin to cut: both digits share the ink
+            parts = [piece.index] * piece.digits
+        paired = piece.digits == 2
+        digits.extend(
+            Digit(row.paint(part), p, paired) for part, p in zip(parts, probs, strict=True)
+        )
+    return digits, path.share
+
+
+@dataclass
+class Digit:
+    """One digit of a row: its ink (a map the row's shape), the probabilities the graph read it
+    with ([10], None when no classifier chose the cuts), and whether the pair reader read it."""
+
+    ink: np.ndarray
+    probs: np.ndarray | None = None
+    paired: bool = False
+
+
+@dataclass
+class Layout:
+    """A row's ink seen along its slant: its pixels (rows, columns, ink, the map's shape), each
+    pixel's column along the slant `x`, the components joined into digit groups (indices
+    into the pixels), and the typical digit height."""
+
+    pixels: tuple
+    x: np.ndarray
+    groups: list[np.ndarray]
+    height: float
+
+    def paint(self, piece: np.ndarray) -> np.ndarray:
+        return paint(piece, self.pixels)
+
+
+def layout(ink: np.ndarray, count: int | None = None) -> Layout | None:
+    """The Layout of a row's ink; None when there is nothing to cut: no ink, one digit
+    expected, or (the count unknown) all the ink fits in one digit's box."""
     labels = measure.label(ink > 0, connectivity=2)
     regions = measure.regionprops(labels)
     if not regions:
-        return []
+        return None
     largest = max(region.area for region in regions)
     digits = [region for region in regions if region.area >= 0.5 * largest]  # not fragments
     height = float(np.median([region.bbox[2] - region.bbox[0] for region in digits]))
@@ -44,16 +107,11 @@ def digit_inks(ink: np.ndarray, classify=None, count: int | None = None) -> list
     rows, cols = np.nonzero(labels)
     x = cols - shear * (rows - rows.mean())  # columns along the slant
     if count == 1 or (not count and np.ptp(x) + 1 <= WIDER * (np.ptp(rows) + 1)):
-        return [ink]  # all the ink fits in one digit's box: one digit, in however many pieces
+        return None
     owner = labels[rows, cols]
     groups = merge([[region.label] for region in regions], owner, x, rows, height)
     groups = [np.flatnonzero(np.isin(owner, group)) for group in groups]
-    pixels = (rows, cols, ink[rows, cols], ink.shape)
-    if classify is None:
-        pieces = split_by_width(groups, x, pixels[2], height)
-    else:
-        pieces = read_best(groups, x, pixels, height, classify, count)
-    return [paint(piece, pixels) for piece in pieces]
+    return Layout((rows, cols, ink[rows, cols], ink.shape), x, groups, height)
 
 
 def paint(piece: np.ndarray, pixels) -> np.ndarray:
@@ -128,16 +186,37 @@ def profile_of(index: np.ndarray, x: np.ndarray, weight: np.ndarray):
     return column, profile
 
 
-def read_best(groups: list[np.ndarray], x, pixels, height: float, classify, count: int | None):
-    """Pixel indices of each digit, left to right: the path through the segmentation graph
-    whose pieces' readings are most likely all right (module docstring)."""
+@dataclass
+class Piece:
+    """A stretch of a row's ink between two cuts: its pixels (indices into the row's ink
+    pixels), its width along the slant, and how many digits it is read as (1, or 2 by the pair
+    reader)."""
+
+    index: np.ndarray
+    width: float
+    digits: int = 1
+
+
+@dataclass
+class Path:
+    """The reading the graph chose: its pieces, left to right, each piece's probabilities
+    ([digits, 10], None without a classifier), and the path's share of the probability of every
+    reading of the same length (1: no other reading was possible)."""
+
+    pieces: list[Piece]
+    probs: list[np.ndarray | None]
+    share: float = 1.0
+
+
+def candidates(row: Layout, count: int | None, pairs: bool):
+    """The segmentation graph's nodes and edges: cuts are group boundaries and thin places
+    inside groups; an edge (i, j, digits) is a piece between cuts i and j that could be one digit,
+    or, with `pairs`, two touching ones (inside one group, so that two separate components are
+    never read as a pair: merge() decided those)."""
     from scipy.signal import find_peaks
 
-    if len(groups) == 1 and not count:
-        return groups  # one digit, however wide (a flat 0): a row has more than one component
-
-    # Every pixel gets a position: its group's offset plus its column in the group. A piece is
-    # the pixels between two cuts; the cuts are group boundaries and thin places inside groups.
+    groups, x, pixels, height = row.groups, row.x, row.pixels, row.height
+    # Every pixel gets a position: its group's offset plus its column in the group.
     position = np.zeros(len(x))
     cuts, boundaries, offset = [0], set(), 0
     for index in groups:
@@ -150,10 +229,10 @@ def read_best(groups: list[np.ndarray], x, pixels, height: float, classify, coun
         cuts.append(offset)
         boundaries.add(offset)
 
-    parts = {}
+    edges = {}
     for i, start in enumerate(cuts):
         for j in range(i + 1, len(cuts)):
-            if cuts[j] - start > LONGEST * height:
+            if cuts[j] - start > PAIR_WIDEST * height:
                 break
             if not boundaries.isdisjoint(cuts[i + 1 : j]):
                 break  # pieces never join separate components: merge() did that
@@ -161,45 +240,92 @@ def read_best(groups: list[np.ndarray], x, pixels, height: float, classify, coun
             if len(part) == 0:
                 continue
             wide, tall = np.ptp(x[part]) + 1, np.ptp(pixels[0][part]) + 1
-            if 0.08 * height <= wide <= LONGEST * height and tall >= FRAGMENT * height:
-                parts[i, j] = (part, wide)
-    if not parts:
-        return groups
-    frames = np.stack([to_mnist_frame(paint(part, pixels)) for part, _ in parts.values()])
-    score = np.log(np.maximum(classify(frames).max(axis=1), 1e-12))
-    # Squeezed into 28x28, two digits can pass for one (77 for a flat 7): pieces wider than
-    # digits are written are penalised (MNIST's widest 1% are 1.4 heights wide).
-    wide = np.array([max(0.0, wide / height - WIDEST) for _, wide in parts.values()])
-    score -= (wide / 0.15) ** 2
-    scores = dict(zip(parts, score, strict=True))
-    path = best_path(scores, len(cuts), count)
-    if path is None and count:  # no reading of that many digits: the best of any length
-        path = best_path(scores, len(cuts), None)
-    if path is None:
-        return groups
-    return [parts[edge][0] for edge in path]
+            if tall < FRAGMENT * height:
+                continue
+            if 0.08 * height <= wide <= LONGEST * height:
+                edges[i, j, 1] = Piece(part, wide)
+            if pairs and PAIR_NARROWEST * height <= wide and connected(part, pixels):
+                edges[i, j, 2] = Piece(part, wide, 2)
+    return edges, len(cuts)
 
 
-def best_path(scores: dict, nodes: int, count: int | None) -> list | None:
-    """The edges (i, j) from node 0 to the last whose scores sum highest, with exactly `count`
-    edges when given; None when there is no such path."""
-    steps = range(count) if count else [None]
-    best = {(0, 0 if count else None): (0.0, None)}  # (node, edges so far) -> (score, previous)
-    for (i, j), value in sorted(scores.items(), key=lambda item: item[0][1]):
-        for step in steps:
-            if (i, step) in best:
-                state, total = (j, step + 1 if count else None), best[i, step][0] + value
-                if state not in best or best[state][0] < total:
-                    best[state] = (total, (i, step))
-    state = (nodes - 1, count if count else None)
-    if state not in best:
+def connected(part: np.ndarray, pixels) -> bool:
+    """Whether the pixels `part` are one connected stroke (a touching pair is)."""
+    return measure.label(paint(part, pixels) > 0, connectivity=2).max() == 1
+
+
+def read_best(row: Layout, classify, count: int | None, pair=None) -> Path | None:
+    """The Path through the segmentation graph whose pieces' readings are most likely all
+    right (module docstring). `pair` (uint8 [n, 28, 56] -> probabilities [n, 2, 10+]) reads
+    pieces that may hold two touching digits."""
+    if len(row.groups) == 1 and not count:
+        return None  # one digit, however wide (a flat 0): a row has more than one component
+    edges, nodes = candidates(row, count, pair is not None)
+    height, pixels = row.height, row.pixels
+    if not edges:
         return None
-    path = []
-    while best[state][1] is not None:
-        previous = best[state][1]
-        path.append((previous[0], state[0]))
-        state = previous
-    return path[::-1]
+    singles = [edge for edge in edges if edge[2] == 1]
+    doubles = [edge for edge in edges if edge[2] == 2]
+    probs = {}
+    if singles:
+        frames = np.stack([to_mnist_frame(paint(edges[e].index, pixels)) for e in singles])
+        probs.update(zip(singles, classify(frames)[:, None, :DIGITS], strict=True))
+    if doubles:
+        frames = np.stack([to_pair_frame(paint(edges[e].index, pixels)) for e in doubles])
+        probs.update(zip(doubles, pair(frames)[:, :, :DIGITS], strict=True))
+    scores = {}
+    for edge, piece in edges.items():
+        score = np.log(np.maximum(probs[edge].max(axis=1), 1e-12)).sum()
+        # Squeezed into 28x28, two digits can pass for one (77 for a flat 7): pieces wider than
+        # digits are written are penalised (MNIST's widest 1% are 1.4 heights wide).
+        scores[edge] = score - (max(0.0, piece.width / height - WIDEST * piece.digits) / 0.15) ** 2
+    found = best_path(scores, nodes, count)
+    if found is None and count:  # no reading of that many digits: the best of any length
+        found = best_path(scores, nodes, None)
+    if found is None:
+        return None
+    path, share = found
+    return Path([edges[e] for e in path], [probs[e] for e in path], share)
+
+
+def best_path(scores: dict, nodes: int, count: int | None):
+    """The edges (i, j, digits) from node 0 to the last whose scores (log probabilities) sum
+    highest, with exactly `count` digits when given, and that path's share of the probability
+    of all such paths; None when there is none."""
+    # states[node][digits so far, 0 when the count is free] = (best score, previous, log total)
+    states: dict[int, dict] = {0: {0: (0.0, None, 0.0)}}
+    for i, j, digits in sorted(scores, key=lambda edge: edge[1]):
+        value = scores[i, j, digits]
+        for step, (score, _, total) in list(states.get(i, {}).items()):
+            after = step + digits if count else 0
+            if count and after > count:
+                continue
+            known = states.setdefault(j, {}).get(after)
+            if known is None:
+                states[j][after] = (score + value, (i, step, digits), total + value)
+            else:
+                better = known[0] < score + value
+                states[j][after] = (
+                    score + value if better else known[0],
+                    (i, step, digits) if better else known[1],
+                    float(np.logaddexp(known[2], total + value)),
+                )
+    end = states.get(nodes - 1, {}).get(count if count else 0)
+    if end is None:
+        return None
+    share = float(np.exp(end[0] - end[2]))
+    path, node, state = [], nodes - 1, end
+    while state[1] is not None:
+        i, step, digits = state[1]
+        path.append((i, node, digits))
+        node, state = i, states[i][step]
+    return path[::-1], share
+
+
+def to_pair_frame(ink: np.ndarray) -> np.ndarray:
+    """A uint8 28x56 array from the ink of two touching digits: cropped, scaled to fit 20
+    pixels high and 48 wide, and centred by mass, as to_mnist_frame does for one digit."""
+    return to_frame(ink, (28, 56), (20, 48))
 
 
 def cut(index: np.ndarray, count: int, x: np.ndarray, weight: np.ndarray) -> list[np.ndarray]:
@@ -219,20 +345,25 @@ def cut(index: np.ndarray, count: int, x: np.ndarray, weight: np.ndarray) -> lis
 def to_mnist_frame(ink: np.ndarray) -> np.ndarray:
     """A uint8 28x28 array, white digit on black, from an ink map of one digit (ink about 1):
     cropped, scaled to 20 pixels and centred by mass in 28x28, as MNIST was made."""
+    return to_frame(ink, (28, 28), (20, 20))
+
+
+def to_frame(ink: np.ndarray, frame: tuple[int, int], box: tuple[int, int]) -> np.ndarray:
+    """The ink cropped, scaled to fit `box` (rows, columns) keeping its shape, and put with its
+    centre of mass at the centre of a `frame` of uint8 pixels."""
     ink = np.clip(ink * 255, 0, 255)
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     digit = Image.fromarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.uint8))
-    scale = 20 / max(digit.size)
+    scale = min(box[0] / digit.height, box[1] / digit.width)
     size = (max(1, round(digit.width * scale)), max(1, round(digit.height * scale)))
     digit = np.asarray(digit.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
 
-    # Put the centre of mass at the centre of the 28x28 frame, as MNIST did.
-    canvas = np.zeros((28, 28), np.float32)
+    canvas = np.zeros(frame, np.float32)
     total = digit.sum() or 1.0
     centre_y = (digit.sum(axis=1) * np.arange(digit.shape[0])).sum() / total
     centre_x = (digit.sum(axis=0) * np.arange(digit.shape[1])).sum() / total
-    top = int(np.clip(round(14 - centre_y), 0, 28 - digit.shape[0]))
-    left = int(np.clip(round(14 - centre_x), 0, 28 - digit.shape[1]))
+    top = int(np.clip(round(frame[0] / 2 - centre_y), 0, frame[0] - digit.shape[0]))
+    left = int(np.clip(round(frame[1] / 2 - centre_x), 0, frame[1] - digit.shape[1]))
     canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return np.clip(canvas, 0, 255).astype(np.uint8)

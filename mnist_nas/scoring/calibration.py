@@ -69,14 +69,19 @@ def choose_threshold(y: np.ndarray, probs: np.ndarray, max_wrong_accepted: float
     """The lowest confidence threshold at which at most `max_wrong_accepted` of the accepted
     digits (those whose top probability reaches it) are wrong: the most digits read
     automatically at that risk. Meant for the validation split."""
-    confidence, wrong = probs.max(axis=1), probs.argmax(axis=1) != y
+    return lowest_safe_threshold(probs.max(axis=1), probs.argmax(axis=1) != y, max_wrong_accepted)
+
+
+def lowest_safe_threshold(confidence: np.ndarray, wrong: np.ndarray, max_wrong_accepted: float):
+    """The lowest threshold on `confidence` at which at most `max_wrong_accepted` of the items
+    that reach it are `wrong`; above 1 when there is none."""
     order = np.argsort(-confidence, kind="stable")
-    risk = np.cumsum(wrong[order]) / np.arange(1, len(y) + 1)
+    risk = np.cumsum(wrong[order]) / np.arange(1, len(wrong) + 1)
     # Accepting the k most confident is possible only at a threshold that keeps all of them and
     # every digit tied with the k-th; the largest k whose risk is low enough wins.
     sorted_confidence = confidence[order]
     for k in np.flatnonzero(risk <= max_wrong_accepted)[::-1] + 1:
-        if k == len(y) or sorted_confidence[k] < sorted_confidence[k - 1]:
+        if k == len(wrong) or sorted_confidence[k] < sorted_confidence[k - 1]:
             return float(sorted_confidence[k - 1])
     return 1.0 + 1e-9  # nothing can be accepted at this risk: every digit goes to a person
 
