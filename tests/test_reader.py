@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from conftest import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,7 +166,8 @@ def test_the_number_threshold_is_chosen_on_validation_numbers(project):
         test_file.write_bytes(original)
     assert after == before
     stored = json.loads((reader / "confidence.json").read_text())
-    assert stored["max_wrong_accepted"] == 0.005  # numbers.max_wrong_accepted
+    target = yaml.safe_load((project / "params.yaml").read_text())["numbers"]["max_wrong_accepted"]
+    assert stored["max_wrong_accepted"] == target
     status = run(["dvc", "status", "reader"], project).stdout
     assert "up to date" in status, status
 
