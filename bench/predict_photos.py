@@ -1,11 +1,12 @@
 """How often `predict` reads a photographed digit right: photo-like images (tests/photos.py:
 uneven light, coloured paper and ink, noise, blur, JPEG, random size and place) of official
-test digits, read as `predict` reads them (ink, segmentation, the exported model): right when
-it finds exactly one digit and it is the right one.
+test digits, read as `predict` reads them (ink, segmentation, the number reader where the ink
+is a row, the exported model for a digit alone): right when it finds exactly one digit and it
+is the right one.
 
     python bench/predict_photos.py [--count 1000] [--seed 0]
 
-Target: at least 98% read right. Needs models/best (dvc repro export, or dvc pull).
+Target: at least 98% read right. Needs models/best and models/reader (dvc repro reader).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import time
 import numpy as np
 
 from mnist_nas.errors import UserError
-from mnist_nas.paths import BUNDLED, SAVED_MODEL
+from mnist_nas.paths import BUNDLED, READER, SAVED_MODEL
+from mnist_nas.reading import number
 from mnist_nas.reading.photos import photo
-from mnist_nas.reading.reader import to_digits
 from mnist_nas.serving import load_classifier
 
 
@@ -33,18 +34,19 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(labels), args.count, replace=False)
     classify = load_classifier(SAVED_MODEL)
+    reader = number.load(READER, SAVED_MODEL)  # predict's reading, rows and single digits
 
     started = time.perf_counter()
     read, no_ink, several = [], 0, 0
     for index in picked:
         try:
-            found = to_digits(photo(digits[index], rng), classify)
+            reading, _ = reader.read(photo(digits[index], rng))
         except UserError:
             read.append(-1)
             no_ink += 1
             continue
-        several += len(found) > 1
-        read.append(classify(found).argmax(axis=1)[0] if len(found) == 1 else -1)
+        several += len(reading.digits) > 1
+        read.append(int(reading.digits) if len(reading.digits) == 1 else -1)
     seconds = time.perf_counter() - started
     clean = classify(digits[picked]).argmax(axis=1)
     right = np.array(read) == labels[picked]
