@@ -126,7 +126,8 @@ class Reading:
         if self.confidence is not None:
             sure = f"the number is right with probability {self.confidence:.1%}"
             if self.unsure:
-                return f"needs a person: {sure}, below {self.number_threshold:.1%}; [doubtful]"
+                below = f"below {self.number_threshold:.1%}"
+                return f"needs a person: {sure}, {below}; the digits in [brackets] drag it down"
             return f"accepted: {sure}"
         if any(self.doubtful):
             return "needs a person: the digits in [brackets] are doubtful"
