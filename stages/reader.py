@@ -53,15 +53,13 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.reading.number import NumberReader, keras_function
     from mnist_nas.serving import load_classifier, reject_threshold
     from mnist_nas.training import runtime
-    from mnist_nas.training.reader import digit_reader, fine_tune, pair_reader
+    from mnist_nas.training.reader import train_readers
 
     runtime.setup(params.seed, False)  # the base's layers keep their own precision
-    fit = {"lr": p.lr, "batch": p.batch_size, "seed": params.seed}
-    digit_model = digit_reader(load_model(paths.model_file(BASE)))
-    scores = {"digits": fine_tune(digit_model, *pairs_of(pieces, val_pieces, ""), p.epochs, **fit)}
-    pair_model = pair_reader(digit_model, p.pair_units, dropout=0.3)
-    pair_data = pairs_of(pieces, val_pieces, "_pair")
-    scores["pairs"] = fine_tune(pair_model, *pair_data, p.pair_epochs, **fit)
+    digit_model, pair_model, scores = train_readers(
+        load_model(paths.model_file(BASE)), pieces, val_pieces, p.epochs, p.pair_epochs,
+        p.pair_units, dropout=0.3, lr=p.lr, batch=p.batch_size, seed=params.seed,
+    )  # fmt: skip
 
     reader = NumberReader(
         load_classifier(),
@@ -78,11 +76,6 @@ def main(argv: list[str] | None = None) -> None:
         write_json(tmp / "confidence.json", fitted)
     write_json(paths.READER_SCORES, {**scores, "validation_numbers": measures})
     print(f"reader: pieces {scores}; validation numbers {measures}")
-
-
-def pairs_of(train: dict, val: dict, suffix: str) -> tuple:
-    """(frames, labels) of the training and the validation pieces: single ("") or pairs."""
-    return (train[f"x{suffix}"], train[f"y{suffix}"]), (val[f"x{suffix}"], val[f"y{suffix}"])
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ def served(small_convnet, mnist, tmp_path_factory) -> Path:
     from mnist_nas.reading.number import NumberReader, keras_function
     from mnist_nas.reading.pieces import examples
     from mnist_nas.serving import export_saved_model, load_classifier
-    from mnist_nas.training.reader import digit_reader, fine_tune, pair_reader
+    from mnist_nas.training.reader import train_readers
 
     models = tmp_path_factory.mktemp("models")
     best, reader_dir = models / "best", models / "reader"
@@ -204,12 +204,8 @@ def served(small_convnet, mnist, tmp_path_factory) -> Path:
     x, y = mnist["x_train"], mnist["y_train"]
     train = examples(x[:30_000], y[:30_000], rows=800, length=10, seed=0)
     held_out = examples(x[54_000:], y[54_000:], rows=40, length=10, seed=1)
-    digits = digit_reader(small_convnet)
-    fit = {"lr": 1e-3, "batch": 64, "seed": 0}
-    fine_tune(digits, (train["x"], train["y"]), (held_out["x"], held_out["y"]), 4, **fit)
-    pairs = pair_reader(digits, 128, dropout=0.2)
-    fine_tune(pairs, (train["x_pair"], train["y_pair"]),
-              (held_out["x_pair"], held_out["y_pair"]), 8, **fit)  # fmt: skip
+    digits, pairs, _ = train_readers(small_convnet, train, held_out, 4, 8, 128, dropout=0.2,
+                                     lr=1e-3, batch=64, seed=0)  # fmt: skip
     reader = NumberReader(
         load_classifier(best / "saved_model"), 0.9, keras_function(digits), keras_function(pairs)
     )

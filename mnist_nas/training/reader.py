@@ -57,6 +57,30 @@ def pair_reader(base: keras.Model, dense_units: int, dropout: float) -> keras.Mo
     return keras.Model(inputs, outputs, name="pair_reader")
 
 
+def train_readers(
+    base: keras.Model,
+    pieces: dict,
+    val: dict,
+    epochs: int,
+    pair_epochs: int,
+    pair_units: int,
+    dropout: float,
+    lr: float,
+    batch: int,
+    seed: int,
+) -> tuple[keras.Model, keras.Model, dict]:
+    """The digit reader fine-tuned from `base`, then the pair reader on its convolutions, on
+    the pieces (pieces.examples' arrays; `val` scores them): (digits, pairs, their scores)."""
+    fit = {"lr": lr, "batch": batch, "seed": seed}
+    digits = digit_reader(base)
+    scores = {"digits": fine_tune(digits, (pieces["x"], pieces["y"]), (val["x"], val["y"]),
+                                  epochs, **fit)}  # fmt: skip
+    pairs = pair_reader(digits, pair_units, dropout)
+    scores["pairs"] = fine_tune(pairs, (pieces["x_pair"], pieces["y_pair"]),
+                                (val["x_pair"], val["y_pair"]), pair_epochs, **fit)  # fmt: skip
+    return digits, pairs, scores
+
+
 CONVOLUTIONS = (layers.Conv2D, layers.BatchNormalization, layers.Activation, layers.Dropout)
 
 
