@@ -6,7 +6,7 @@ EXTRAS ?= cpu
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro small queue study compare test lint lock venv clean-venv demo
+.PHONY: repro small push queue study compare test lint lock venv clean-venv demo
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,13 @@ SMALL_PARAMS = -S data.limit=2000 -S epochs=1 -S convnet.epochs=null \
 small: venv
 	dvc exp run $(SMALL_PARAMS) $(if $(NAME),--name $(NAME))
 	python .ci/check_outputs.py
+
+# Share what you ran with the team through the default DVC remote (REMOTE= for another): the
+# outputs and the run-cache, so another clone's `dvc repro --pull` or `dvc exp run --pull`
+# restores each stage instead of training it. It is `dvc push --run-cache` plus the metrics' and
+# plots' objects that DVC 3.67 leaves out of it (.ci/push_run_cache.py says why).
+push: venv
+	python .ci/push_run_cache.py $(if $(REMOTE),--remote $(REMOTE))
 
 # Run the queued experiments (dvc exp run --queue ...) JOBS at a time, in the background. With
 # more than one job, each TensorFlow process gets cores/JOBS intra-op threads (THREADS= to

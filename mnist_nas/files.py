@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_nas import paths
 from mnist_nas.errors import UserError
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
@@ -27,14 +28,14 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+    """Yield a temporary path; move it to `path` only if the block succeeds.
 
     Works for files and directories alike, so a failed or killed stage never leaves a
     half-written output behind, and a previous output survives until the new one is complete.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=scratch_folder(path))) / path.name
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
@@ -42,6 +43,33 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def scratch_folder(path: Path) -> Path:
+    """Where a write of `path` is prepared: the project's paths.WRITES, outside every output
+    and on the same filesystem (so the move is a rename), or beside `path` outside a project.
+    A SIGKILL skips atomic_path's cleanup, and DVC removes only declared outputs (and restores
+    a revisited stage from its run-cache without running it), so a half-written copy among
+    the outputs would stay for good; in paths.WRITES the next write removes it instead."""
+    writes = paths.WRITES
+    if not writes.parent.is_dir() or writes.parent.stat().st_dev != path.parent.stat().st_dev:
+        return path.parent
+    writes.mkdir(exist_ok=True)
+    for folder in writes.iterdir():
+        writer = folder.name.partition("-")[0]
+        if writer.isdigit() and not process_alive(int(writer)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return writes
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> None:

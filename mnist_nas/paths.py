@@ -47,6 +47,7 @@ STUDY_RESULTS = METRICS / "studies"  # <name>.csv and <name>.png
 
 # resume state of interrupted runs: outside every DVC output, so DVC's clean-up keeps it
 RESUME = Path(".dvc/tmp")
+WRITES = RESUME / "writes"  # where mnist_nas.files.atomic_path prepares each output
 
 
 def split_file(name: str) -> Path:

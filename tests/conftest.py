@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,20 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]  # commits in scratch repos
+STAGE_LINE = re.compile(r"^Running stage '(.+)':", flags=re.MULTILINE)  # in dvc repro's output
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    sweep = parser.getgroup("kill-anywhere sweep (tests/test_kill.py)")
+    sweep.addoption(
+        "--kills",
+        type=int,
+        default=3,
+        help="SIGKILLs of dvc repro (default 3; bench/kill_anywhere.py runs many)",
+    )
+    sweep.addoption("--kill-seed", type=int, default=0, help="seeds the kills' stages and moments")
+    sweep.addoption("--kill-report", help="a JSON file to append each kill to, with what it hit")
 
 
 # Params for real runs of the whole pipeline in seconds: a few hundred digits, one epoch.
@@ -266,12 +282,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory):
-    """A copy of the working tree (tracked and new files) in a new git repo, after `dvc repro`
-    of the whole pipeline on SMALL params. Shared by every test that reads its outputs: the
-    one pipeline run of the suite that every test of a pipeline's outputs reads."""
-    root = tmp_path_factory.mktemp("project")
+def git_project(root: Path, **overrides) -> Path:
+    """A copy of the working tree (tracked and new files) in a new git repo at `root`, without
+    its dvc.lock and metrics, on SMALL params (and `overrides`): a clone before its first run."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO,
@@ -287,16 +300,44 @@ def project(tmp_path_factory):
     (root / "studies" / "dvc.lock").unlink(missing_ok=True)
     shutil.rmtree(root / "metrics")
     shutil.rmtree(root / "studies" / "transfer", ignore_errors=True)
-    set_params(root, **SMALL)
+    set_params(root, **{**SMALL, **overrides})
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
+    run([*GIT, "commit", "-qm", "init"], root)
+    return root
+
+
+def timed_repro(root: Path, env: dict | None = None) -> dict[str, float]:
+    """`dvc repro` in `root`; the seconds from each stage's "Running stage" line to the next
+    line of the kind (or the end), in the order they ran. Its output is kept in
+    .dvc/tmp/repro.log."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    process = subprocess.Popen(["dvc", "repro"], cwd=root, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    started, lines = [], []
+    for line in process.stdout:
+        lines.append(line)
+        if found := STAGE_LINE.match(line):
+            started.append((found[1], time.monotonic()))
+    ended = time.monotonic()
+    (root / ".dvc" / "tmp" / "repro.log").write_text("".join(lines))
+    assert process.wait() == 0, "".join(lines)
+    ends = [at for _, at in started[1:]] + [ended]
+    return {stage: end - at for (stage, at), end in zip(started, ends, strict=True)}
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """A copy of the working tree in a new git repo, after `dvc repro` of the whole pipeline on
+    SMALL params. Shared by every test that reads its outputs: the one uninterrupted pipeline
+    run of the suite. How long each stage took is in .dvc/tmp/stage-seconds.json."""
+    root = git_project(tmp_path_factory.mktemp("project"))
     # Each stage records the params it reads (mnist_nas.params.trace_reads), for the contract test.
     trace = root / ".dvc" / "tmp" / "params-trace"
     trace.mkdir(parents=True)
     traced = {"MNIST_NAS_PARAMS_TRACE": str(trace)}
-    repro = run(["dvc", "repro"], root, env=traced)
-    (root / ".dvc" / "tmp" / "repro.log").write_text(repro.stdout)  # what the default ran
+    seconds = timed_repro(root, env=traced)
+    (root / ".dvc" / "tmp" / "stage-seconds.json").write_text(json.dumps(seconds, indent=1))
     run(["dvc", "repro", "studies/dvc.yaml"], root, env=traced)  # the studies' pipeline, asked
     return root
 
@@ -304,5 +345,4 @@ def project(tmp_path_factory):
 def stale_stages(root) -> set[str]:
     """The stages whose own code, params or data changed: what `dvc repro` reruns first (the
     stages below them rerun too if their outputs then change)."""
-    dry_run = run(["dvc", "repro", "--dry"], root).stdout
-    return set(re.findall(r"^Running stage '(.+)':", dry_run, flags=re.MULTILINE))
+    return set(STAGE_LINE.findall(run(["dvc", "repro", "--dry"], root).stdout))

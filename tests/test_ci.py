@@ -1,10 +1,13 @@
-"""The CI pieces: the pull-request workflow is a valid GitHub workflow, the output check that
-follows `make small` catches a missing output, and `make queue` shares the cores between jobs."""
+"""The CI pieces: the pull-request workflow is a valid GitHub workflow that lints, tests and
+comments, its report shows what changed, the output check that follows `make small` catches a
+missing output, and `make queue` shares the cores between jobs."""
 
+import re
 import shutil
 
 import pytest
-from conftest import REPO, run
+import yaml
+from conftest import GIT, REPO, run
 
 
 def test_workflow_is_a_valid_github_workflow():
@@ -15,6 +18,42 @@ def test_workflow_is_a_valid_github_workflow():
         REPO,
     )
     assert "validation done" in result.stdout
+
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "pull-request.yml").read_text())["jobs"]
+    checks = [step.get("run", "") for step in jobs["checks"]["steps"]]
+    assert any("make lint" in step for step in checks) and "bash .ci/run" in checks
+    report = jobs["report"]["steps"]
+    assert {"actions/checkout@v4", "iterative/setup-cml@v2"} <= {
+        step.get("uses") for step in report
+    }
+    script = "\n".join(step.get("run", "") for step in report)
+    for command in ("dvc exp run --pull --allow-missing", "make push", "make small",
+                    ".ci/pr_report.py", "cml comment update --pr"):  # fmt: skip
+        assert command in script, command
+
+
+def test_pr_report_tables_the_changes_and_draws_only_the_plots_that_changed(project, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(project, repo, symlinks=True)
+    run(["git", "add", "-A"], repo)
+    run([*GIT, "commit", "-qm", "base"], repo)
+    run(["dvc", "exp", "run", "-S", "numbers.count=12", "--name", "more-numbers"], repo)
+    report = run(
+        ["python", str(REPO / ".ci" / "pr_report.py"), "HEAD", "more-numbers"], repo
+    ).stdout
+
+    headers = [line for line in report.splitlines() if line.startswith("| Path")]
+    assert headers and all("| base |" in line and "| pull request |" in line for line in headers)
+    rows = [line.split("|")[2].strip() for line in report.splitlines() if line.startswith("| ")]
+    assert "numbers.count" in rows  # the param; the metrics did not change at 200 digits
+    assert not any(row.startswith(("mlp.", "deep_convnet.")) for row in rows), rows  # unchanged
+    drawn = [line.strip("*") for line in report.splitlines() if line.startswith("**")]
+    assert "metrics/numbers/risk_coverage.csv" in drawn  # a vega plot, drawn as PNG
+    assert "metrics/figures/risk_coverage.png" in drawn  # an image plot, both revisions
+    assert not [plot for plot in drawn if "confusion" in plot or "train/" in plot], drawn
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(images) == len(drawn) + sum("figures/" in plot for plot in drawn)  # base and PR
+    assert all((repo / image).read_bytes()[:4] == b"\x89PNG" for image in images), images
 
 
 def test_output_check_passes_on_a_complete_run_and_names_what_is_missing(project, tmp_path):

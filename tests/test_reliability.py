@@ -186,6 +186,35 @@ def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     assert "up to date" in run(["dvc", "status", "nas"], root).stdout
 
 
+KILLED_MID_WRITE = """
+import os, signal
+from mnist_nas.files import atomic_path
+with atomic_path("models/best") as tmp:
+    tmp.mkdir()
+    (tmp / "model.keras").write_bytes(b"half")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_write_killed_halfway_leaves_nothing_among_the_outputs(tmp_path, monkeypatch):
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    (tmp_path / "models" / "best").mkdir(parents=True)
+    (tmp_path / "models" / "best" / "model.keras").write_bytes(b"previous")
+    killed = run(["python", "-c", KILLED_MID_WRITE], tmp_path, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert [path.name for path in (tmp_path / "models").iterdir()] == ["best"]
+    assert (tmp_path / "models" / "best" / "model.keras").read_bytes() == b"previous"
+    writes = tmp_path / ".dvc" / "tmp" / "writes"
+    assert len(list(writes.iterdir())) == 1  # the killed writer's copy, outside the outputs
+
+    from mnist_nas.files import write_json
+
+    monkeypatch.chdir(tmp_path)
+    write_json("metrics/export.json", {"model": "mlp"})  # the next write clears it away
+    assert list(writes.iterdir()) == []
+    assert json.loads(Path("metrics/export.json").read_text()) == {"model": "mlp"}
+
+
 def test_no_pickle_and_safe_mode_everywhere():
     files = [*(REPO / "stages").glob("*.py"), *(REPO / "mnist_nas").rglob("*.py")]
     code = "\n".join(path.read_text() for path in sorted(files))

@@ -1,0 +1,141 @@
+"""Kill anywhere, lose nothing: `dvc repro` of the small pipeline SIGKILLed at seeded moments
+over the whole run (inside every stage, and while models/best is being written), rerun after
+each kill, ends up complete, up to date, without temporary files, and with the metrics of an
+uninterrupted run. CI runs a few kills (--kills 3); `python bench/kill_anywhere.py` runs many,
+each stage hit in every pass. A killed `dvc push` is in test_remote.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import BIN, STAGE_LINE, git_project, run
+
+pytestmark = pytest.mark.kill_anywhere
+
+WRITING_BEST = "export, writing models/best"  # the kill that waits for the SavedModel's write
+
+
+@dataclass
+class Kill:
+    stage: str  # the stage to kill inside, or WRITING_BEST
+    fraction: float  # how far into the stage's uninterrupted duration
+    hit: str = ""  # the stage that was running when the kill came
+    seconds: float = 0.0  # into the `dvc repro` that was killed
+
+
+def plan(seed: int, kills: int, stage_seconds: dict[str, float]) -> list[list[Kill]]:
+    """`kills` seeded kills in passes (each a fresh run), in the order the stages run: the write
+    of models/best first, then every stage in a seeded order, once per pass, then again."""
+    rng = random.Random(seed)
+    stages = list(stage_seconds)
+    targets = [WRITING_BEST]
+    while len(targets) < kills:
+        targets += rng.sample(stages, len(stages))
+    order = {stage: at for at, stage in enumerate(stages)} | {WRITING_BEST: stages.index("export")}
+    passes: list[list[Kill]] = []
+    for target in targets[:kills]:
+        if not passes or any(kill.stage == target for kill in passes[-1]):
+            passes.append([])
+        passes[-1].append(Kill(target, rng.uniform(0.05, 0.95)))
+    return [sorted(kills, key=lambda kill: order[kill.stage]) for kills in passes]
+
+
+def start_repro(root: Path) -> tuple[subprocess.Popen, list[tuple[str, float]]]:
+    """`dvc repro` in its own process group (SIGKILLed whole), and a list its stage lines go into
+    as they come: (stage, time)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        ["dvc", "repro"], cwd=root, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    started: list[tuple[str, float]] = []
+
+    def follow() -> None:
+        for line in process.stdout:
+            if found := STAGE_LINE.match(line):
+                started.append((found[1], time.monotonic()))
+
+    threading.Thread(target=follow, daemon=True).start()
+    return process, started
+
+
+def wait_for_moment(root: Path, kill: Kill, started: list, stage_seconds: dict) -> None:
+    """Return at the kill's moment: `fraction` of the stage's duration after its stage line; for
+    WRITING_BEST, that fraction of a second after the SavedModel's folder appears in the
+    temporary models/best."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if kill.stage == WRITING_BEST:
+            if next(root.glob("models/.best.*/best/saved_model"), None):
+                time.sleep(kill.fraction)
+                return
+        elif any(stage == kill.stage for stage, _ in started):
+            began = next(at for stage, at in started if stage == kill.stage)
+            moment = began + kill.fraction * stage_seconds[kill.stage]
+            time.sleep(max(0.0, moment - time.monotonic()))
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{kill.stage} never began")
+
+
+def kill_at(root: Path, kill: Kill, stage_seconds: dict) -> None:
+    process, started = start_repro(root)
+    begun = time.monotonic()
+    wait_for_moment(root, kill, started, stage_seconds)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        kill.hit = started[-1][0]
+    else:  # a stage that ran faster than in the uninterrupted run, at the end of the run
+        kill.hit = "nothing: the run had ended"
+    process.wait()
+    kill.seconds = time.monotonic() - begun
+
+
+def files(root: Path) -> list[str]:
+    """Every file and folder among the outputs (data, models, metrics)."""
+    return sorted(str(path.relative_to(root)) for folder in ("data", "models", "metrics")
+                  for path in (root / folder).rglob("*"))  # fmt: skip
+
+
+def unfinished_writes(root: Path) -> list[str]:
+    """What interrupted writes left where mnist_nas.files.atomic_path prepares them."""
+    writes = root / ".dvc" / "tmp" / "writes"
+    return sorted(path.name for path in writes.iterdir()) if writes.exists() else []
+
+
+def metrics(root: Path) -> dict:
+    """The default pipeline's metrics (not the studies')."""
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout)[""]["data"]
+    return {path: value for path, value in shown.items() if not path.startswith("studies/")}
+
+
+def test_killed_anywhere_the_rerun_completes_with_an_uninterrupted_runs_metrics(
+    project, tmp_path, request
+):
+    stage_seconds = json.loads((project / ".dvc" / "tmp" / "stage-seconds.json").read_text())
+    option = request.config.getoption
+    passes = plan(option("--kill-seed"), option("--kills"), stage_seconds)
+    uninterrupted, uninterrupted_files = metrics(project), files(project)
+    for number, kills in enumerate(passes):
+        root = git_project(tmp_path / f"pass-{number}")
+        for kill in kills:
+            kill_at(root, kill, stage_seconds)
+        run(["dvc", "repro"], root)
+        assert json.loads(run(["dvc", "status", "--json", "dvc.yaml"], root).stdout) == {}, kills
+        assert files(root) == uninterrupted_files, kills  # nothing half-written among them
+        assert unfinished_writes(root) == [], kills
+        assert metrics(root) == uninterrupted, kills
+        if report := option("--kill-report"):
+            done = json.loads(Path(report).read_text()) if Path(report).exists() else []
+            Path(report).write_text(json.dumps(done + [vars(kill) for kill in kills], indent=1))
+    hit = {kill.hit.split("@")[0] for kills in passes for kill in kills}
+    assert WRITING_BEST in {kill.stage for kill in passes[0]} and "export" in hit
