@@ -38,8 +38,10 @@ def final_training(params: Params, arch: dict, lr: float, folder, strategy):
     from mnist_nas.data.splits import load_split
     from mnist_nas.search.space import build_model
     from mnist_nas.training import runtime
+    from mnist_nas.training.resume import repair_backup
 
     nas = params.nas
+    repair_backup(folder)
     (x_train, y_train), val = load_split("train"), load_split("val")
     train_ds = runtime.dataset(x_train, y_train, nas.batch_size, shuffle_seed=params.seed)
     val_ds = runtime.dataset(*val, nas.batch_size)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -49,52 +50,66 @@ def plan(seed: int, kills: int, stage_seconds: dict[str, float]) -> list[list[Ki
     return [sorted(kills, key=lambda kill: order[kill.stage]) for kills in passes]
 
 
-def start_repro(root: Path) -> tuple[subprocess.Popen, list[tuple[str, float]]]:
+SKIPPED_LINE = re.compile(r"^Stage '(.+)' (?:is cached|didn't change)")  # restored, unchanged
+
+
+def start_repro(root: Path) -> tuple[subprocess.Popen, list[tuple[str, str, float]]]:
     """`dvc repro` in its own process group (SIGKILLed whole), and a list its stage lines go into
-    as they come: (stage, time)."""
+    as they come: ("run" or "skip", stage, time)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     process = subprocess.Popen(
         ["dvc", "repro"], cwd=root, env=env, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    started: list[tuple[str, float]] = []
+    events: list[tuple[str, str, float]] = []
 
     def follow() -> None:
         for line in process.stdout:
-            if found := STAGE_LINE.match(line):
-                started.append((found[1], time.monotonic()))
+            for kind, pattern in (("run", STAGE_LINE), ("skip", SKIPPED_LINE)):
+                if found := pattern.match(line):
+                    events.append((kind, found[1], time.monotonic()))
 
     threading.Thread(target=follow, daemon=True).start()
-    return process, started
+    return process, events
 
 
-def wait_for_moment(root: Path, kill: Kill, started: list, stage_seconds: dict) -> None:
-    """Return at the kill's moment: `fraction` of the stage's duration after its stage line; for
-    WRITING_BEST, that fraction of a second after the SavedModel's folder appears in the
-    temporary models/best."""
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
+def moment(kill: Kill, events: list, stage_seconds: dict) -> float | None:
+    """When to kill: `fraction` of the stage's duration after its stage line. A stage that
+    the rerun restores (its run had finished when an earlier kill came) passes the kill on to
+    the next stage that runs."""
+    named = [at for at, (_, stage, _) in enumerate(events) if stage == kill.stage]
+    if not named:
+        return None
+    later = [(stage, at) for kind, stage, at in events[named[0] :] if kind == "run"]
+    if not later:
+        return None
+    stage, began = later[0]
+    return began + kill.fraction * stage_seconds[stage]
+
+
+def wait_for_moment(root: Path, kill: Kill, process, events: list, stage_seconds: dict) -> None:
+    """Return at the kill's moment, or when the run has ended. For WRITING_BEST: that fraction
+    of a second after the SavedModel's folder appears in the temporary copy of models/best."""
+    while process.poll() is None:
         if kill.stage == WRITING_BEST:
-            if next(root.glob("models/.best.*/best/saved_model"), None):
+            if next(root.glob(".dvc/tmp/writes/*/best/saved_model"), None):
                 time.sleep(kill.fraction)
                 return
-        elif any(stage == kill.stage for stage, _ in started):
-            began = next(at for stage, at in started if stage == kill.stage)
-            moment = began + kill.fraction * stage_seconds[kill.stage]
-            time.sleep(max(0.0, moment - time.monotonic()))
+        elif (at := moment(kill, events, stage_seconds)) is not None:
+            time.sleep(max(0.0, at - time.monotonic()))
             return
         time.sleep(0.005)
-    raise AssertionError(f"{kill.stage} never began")
 
 
 def kill_at(root: Path, kill: Kill, stage_seconds: dict) -> None:
-    process, started = start_repro(root)
+    process, events = start_repro(root)
     begun = time.monotonic()
-    wait_for_moment(root, kill, started, stage_seconds)
+    wait_for_moment(root, kill, process, events, stage_seconds)
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
-        kill.hit = started[-1][0]
-    else:  # a stage that ran faster than in the uninterrupted run, at the end of the run
+        ran = [stage for kind, stage, _ in events if kind == "run"]
+        kill.hit = ran[-1] if ran else "DVC, before any stage"
+    else:  # the stages left ran faster than in the uninterrupted run, or came from the cache
         kill.hit = "nothing: the run had ended"
     process.wait()
     kill.seconds = time.monotonic() - begun

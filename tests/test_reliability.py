@@ -11,10 +11,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
 import yaml
 from conftest import BAD_PARAMS, BIN, REPO, SMALL, new_project, run, set_params
+from hypothesis import strategies
 
 # Timings vary from run to run by nature; every other metrics file must be byte-identical.
 TIMINGS = {"latency.json", "time.json"}
@@ -184,6 +186,58 @@ def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     run(["python", "-c", "from mnist_nas.files import load_model as m; "
          "m('models/trained/nas/model.keras')"], root)  # fmt: skip
     assert "up to date" in run(["dvc", "status", "nas"], root).stdout
+
+
+@pytest.fixture(scope="module")
+def keras_backups(tmp_path_factory) -> list[dict[str, bytes]]:
+    """The files of Keras' BackupAndRestore after each of two real epochs of a tiny fit."""
+    import keras
+
+    backup = tmp_path_factory.mktemp("fit") / "backup"
+    snapshots = []
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: snapshots.append(
+        {path.name: path.read_bytes() for path in backup.iterdir()}))  # fmt: skip
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 2)), epochs=2, verbose=0, callbacks=[
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True), keep])  # fmt: skip
+    return snapshots
+
+
+@hypothesis.given(step=strategies.integers(0, 5), cut=strategies.floats(0, 1))
+@hypothesis.settings(
+    max_examples=60, deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)  # fmt: skip
+def test_a_backup_killed_at_any_byte_resumes_a_saved_epoch_or_starts_afresh(
+    keras_backups, tmp_path, step, cut
+):
+    """The files as a SIGKILL leaves them anywhere in BackupAndRestore's two saves (the first:
+    weights, metadata; the second: weights and metadata copied to .bkp, then written anew),
+    the file being written cut at `cut` of its bytes."""
+    from mnist_nas.training.resume import METADATA, WEIGHTS, backup_epoch, repair_backup
+
+    first, second = keras_backups
+    bkp = {f"{name}.bkp": first[name] for name in (WEIGHTS, METADATA)}
+    states = [  # (the files whole before the write, the file being written, its full bytes)
+        ({}, WEIGHTS, first[WEIGHTS]),
+        ({WEIGHTS: first[WEIGHTS]}, METADATA, first[METADATA]),
+        (dict(first), f"{WEIGHTS}.bkp", first[WEIGHTS]),
+        (dict(first) | {f"{WEIGHTS}.bkp": first[WEIGHTS]}, f"{METADATA}.bkp", first[METADATA]),
+        (dict(first) | bkp, WEIGHTS, second[WEIGHTS]),
+        (dict(first) | bkp | {WEIGHTS: second[WEIGHTS]}, METADATA, second[METADATA]),
+    ]
+    whole, writing, data = states[step]
+    backup = tmp_path / f"backup-{step}-{cut}"
+    backup.mkdir()
+    for name, content in {**whole, writing: data[: int(len(data) * cut)]}.items():
+        (backup / name).write_bytes(content)
+
+    repair_backup(backup)
+    if backup.exists():
+        epoch = backup_epoch(backup, "")
+        saved = {1: first, 2: second}[epoch]  # a whole pair, of an epoch that was saved
+        assert (backup / WEIGHTS).read_bytes() == saved[WEIGHTS]
 
 
 KILLED_MID_WRITE = """

@@ -33,6 +33,7 @@ class FitState:
     def __init__(self, name: str, settings: object):
         self.folder = resume_dir(paths.RESUME / "train", name, settings)
         self.backup, self.history = self.folder / "backup", self.folder / "live"
+        repair_backup(self.backup)
 
     @property
     def finished_epochs(self) -> int:
@@ -60,3 +61,46 @@ class FitState:
         with atomic_path(record / "plots") as tmp:
             shutil.copytree(self.history / "plots", tmp)
         shutil.rmtree(self.folder)
+
+
+# The files of Keras' BackupAndRestore (double_checkpoint keeps the previous pair as .bkp).
+WEIGHTS, METADATA = "latest.weights.h5", "training_metadata.json"
+
+
+def repair_backup(backup: Path) -> None:
+    """Leave `backup` as a whole Keras backup, or remove it (the fit then starts afresh).
+
+    BackupAndRestore writes in place, after copying the last pair to .bkp: the weights, then
+    training_metadata.json. A kill inside the first write leaves truncated weights and nothing
+    to fall back on; a kill between the two leaves the new weights beside the old epoch number;
+    a kill inside the metadata's write leaves JSON Keras cannot read. Every rerun would then
+    fail or resume from a mismatched pair (found by tests/test_kill.py)."""
+    backup = Path(backup)
+    if not backup.exists():
+        return
+    current, previous = backup_epoch(backup, ""), backup_epoch(backup, ".bkp")
+    half_saved = (
+        current is not None
+        and current == previous
+        and (backup / WEIGHTS).read_bytes() != (backup / f"{WEIGHTS}.bkp").read_bytes()
+    )
+    if current is not None and not half_saved:
+        return
+    if previous is None:
+        shutil.rmtree(backup)
+        return
+    for name in (WEIGHTS, METADATA):
+        shutil.copyfile(backup / f"{name}.bkp", backup / name)
+
+
+def backup_epoch(backup: Path, suffix: str) -> int | None:
+    """The epoch a backup's pair of files records, or None when either is missing or broken."""
+    import h5py
+
+    try:
+        epoch = json.loads((backup / f"{METADATA}{suffix}").read_text())["epoch"]
+        with h5py.File(backup / f"{WEIGHTS}{suffix}", "r"):
+            pass
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return epoch if isinstance(epoch, int) else None
