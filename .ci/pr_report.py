@@ -17,6 +17,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
 NAMES = ("base", "pull request")
 
 
@@ -36,13 +38,27 @@ def named_columns(tables: str, revs: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def drawn_at_the_top() -> set[str]:
+    """The files that dvc.yaml's top-level plots draw; their stages only declare them."""
+    files = set()
+    for entry in yaml.safe_load(Path("dvc.yaml").read_text()).get("plots", []):
+        name, spec = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        files |= {name} if "/" in name else set()
+        for axis in ("x", "y"):
+            files |= set(spec.get(axis)) if isinstance(spec.get(axis), dict) else set()
+    return files
+
+
+def plots_once(plots: dict) -> dict:
+    """DVC's plots, each drawn once: not again for the stage that declares its files."""
+    declared_only = drawn_at_the_top()
+    return {name: renders for name, renders in plots.items() if name not in declared_only}
+
+
 def changed_plots(plots: dict, revs: tuple[str, str]) -> dict[str, list[dict]]:
-    """The plots whose data or image differs between the revisions, each definition once (a
-    plot that dvc.yaml draws at the top level is not drawn again for its stage)."""
+    """The plots whose data or image differs between the revisions."""
     changed = {}
     for name, renders in plots.items():
-        if f"dvc.yaml::{name}" in plots:
-            continue
         if renders[0]["type"] == "image":
             images = {render["revisions"][0]: Path(render["url"]).read_bytes()
                       for render in renders}  # fmt: skip
@@ -66,14 +82,20 @@ def draw(name: str, renders: list[dict], out: Path, revs: tuple[str, str]) -> li
         order = {rev: at for at, rev in enumerate(revs)}
         renders = sorted(renders, key=lambda render: order.get(render["revisions"][0], 2))
         return [os.path.relpath(render["url"]) for render in renders]
-    spec = renders[0]["content"]
-    names = dict(zip(revs, NAMES, strict=True))
-    for row in spec["data"]["values"]:
-        row["rev"] = names.get(row.get("rev"), row.get("rev"))
+    spec = renamed(renders[0]["content"], dict(zip(revs, NAMES, strict=True)))
     stem = re.sub(r"[^\w.-]+", "_", name.removeprefix("dvc.yaml::"))
     png = out / f"{stem}.png"
     png.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
     return [os.path.relpath(png)]
+
+
+def renamed(spec, names: dict[str, str]):
+    """The vega-lite spec with each revision's name put for it, in the data and the legend."""
+    if isinstance(spec, dict):
+        return {key: renamed(value, names) for key, value in spec.items()}
+    if isinstance(spec, list):
+        return [renamed(value, names) for value in spec]
+    return names.get(spec, spec) if isinstance(spec, str) else spec
 
 
 def report(base: str, head: str, out: Path) -> str:
@@ -82,14 +104,16 @@ def report(base: str, head: str, out: Path) -> str:
     lines = ["## Pipeline: this pull request against its base", ""]
     lines += [named_columns(table, revs) if table else "No metric or param changed.", ""]
     plots = json.loads(dvc("plots", "diff", base, head, "--json", "-o", str(out)))["data"]
+    plots = plots_once(plots)
     changed = changed_plots(plots, revs)
-    lines += [f"### Plots that changed ({len(changed)} of {len(plots)})", ""]
+    lines += [f"<details><summary>Plots that changed: {len(changed)} of {len(plots)}</summary>", ""]
     for name, renders in changed.items():
         paths = draw(name, renders, out, revs)
-        images = " ".join(f"![{label}]({path})" for label, path in zip(NAMES, paths, strict=False))
-        lines += [f"**{name.removeprefix('dvc.yaml::')}**", "", images, ""]
-    if not changed:
-        lines += ["None.", ""]
+        title = name.removeprefix("dvc.yaml::")
+        labels = NAMES if len(paths) == 2 else (title,)  # an image per side, or one chart
+        images = " ".join(f"![{label}]({path})" for label, path in zip(labels, paths, strict=True))
+        lines += [f"**{title}**", "", images, ""]
+    lines += ["</details>", ""]
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 over the whole run (inside every stage, and while models/best is being written), rerun after
 each kill, ends up complete, up to date, without temporary files, and with the metrics of an
 uninterrupted run. CI runs a few kills (--kills 3); `python bench/kill_anywhere.py` runs many,
-each stage hit in every pass. A killed `dvc push` is in test_remote.py."""
+each stage aimed at once per pass. A killed `dvc push` is in test_remote.py."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ class Kill:
 
 
 def plan(seed: int, kills: int, stage_seconds: dict[str, float]) -> list[list[Kill]]:
-    """`kills` seeded kills in passes (each a fresh run), in the order the stages run: the write
-    of models/best first, then every stage in a seeded order, once per pass, then again."""
+    """`kills` seeded kills in passes (each a fresh run), each pass killing the write of
+    models/best and then every stage in a seeded order, once each, in the order they run."""
     rng = random.Random(seed)
     stages = list(stage_seconds)
-    targets = [WRITING_BEST]
+    targets: list[str] = []
     while len(targets) < kills:
-        targets += rng.sample(stages, len(stages))
+        targets += [WRITING_BEST, *rng.sample(stages, len(stages))]
     order = {stage: at for at, stage in enumerate(stages)} | {WRITING_BEST: stages.index("export")}
     passes: list[list[Kill]] = []
     for target in targets[:kills]:
