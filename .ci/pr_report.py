@@ -42,7 +42,8 @@ def drawn_at_the_top() -> set[str]:
     """The files that dvc.yaml's top-level plots draw; their stages only declare them."""
     files = set()
     for entry in yaml.safe_load(Path("dvc.yaml").read_text()).get("plots", []):
-        name, spec = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        name, spec = next(iter(entry.items())) if isinstance(entry, dict) else (entry, None)
+        spec = spec or {}
         files |= {name} if "/" in name else set()
         for axis in ("x", "y"):
             files |= set(spec.get(axis)) if isinstance(spec.get(axis), dict) else set()
