@@ -7,6 +7,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -130,6 +131,23 @@ def run(
             f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def start(
+    cmd: list[str], cwd: Path, env: dict | None = None, output=subprocess.PIPE
+) -> subprocess.Popen:
+    """Start a command in the background, in its own process group (to SIGKILL it whole), with
+    the virtual environment first on PATH; stdout and stderr go together to `output`."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    return subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, text=True,
+                            stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, on the loopback address."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def read_line(line: str) -> tuple[str, list[float], str]:
@@ -311,9 +329,7 @@ def timed_repro(root: Path, env: dict | None = None) -> dict[str, float]:
     """`dvc repro` in `root`; the seconds from each stage's "Running stage" line to the next
     line of the kind (or the end), in the order they ran. Its output is kept in
     .dvc/tmp/repro.log."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
-    process = subprocess.Popen(["dvc", "repro"], cwd=root, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    process = start(["dvc", "repro"], root, env=env)
     started, lines = [], []
     for line in process.stdout:
         lines.append(line)

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BIN, REPO, read_line, run
+from conftest import BIN, REPO, free_port, read_line, run
 from PIL import Image
 from skimage.morphology import skeletonize
 
@@ -36,9 +35,7 @@ def exported(served) -> Path:
 @pytest.fixture(scope="module")
 def server(exported, tmp_path_factory):
     """`python -m stages.demo` on a free loopback port: (its URL, its process)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BIN, STAGE_LINE, git_project, run
+from conftest import STAGE_LINE, git_project, run, start
 
 pytestmark = pytest.mark.kill_anywhere
 
@@ -56,11 +56,7 @@ SKIPPED_LINE = re.compile(r"^Stage '(.+)' (?:is cached|didn't change)")  # resto
 def start_repro(root: Path) -> tuple[subprocess.Popen, list[tuple[str, str, float]]]:
     """`dvc repro` in its own process group (SIGKILLed whole), and a list its stage lines go into
     as they come: ("run" or "skip", stage, time)."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    process = subprocess.Popen(
-        ["dvc", "repro"], cwd=root, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = start(["dvc", "repro"], root)
     events: list[tuple[str, str, float]] = []
 
     def follow() -> None:

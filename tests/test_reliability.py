@@ -15,7 +15,7 @@ import hypothesis
 import numpy as np
 import pytest
 import yaml
-from conftest import BAD_PARAMS, BIN, REPO, SMALL, new_project, run, set_params
+from conftest import BAD_PARAMS, REPO, SMALL, new_project, run, set_params, start
 from hypothesis import strategies
 
 # Timings vary from run to run by nature; every other metrics file must be byte-identical.
@@ -84,18 +84,14 @@ def slow_training(tmp_path):
     return scratch_project(tmp_path, mlp__epochs=30, train__patience=30)
 
 
-def start(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
+def start_repro(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
     """`dvc repro stage` in the background, in its own process group (to SIGKILL it whole)."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.Popen(
-        ["dvc", "repro", stage], cwd=root, env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    return start(["dvc", "repro", stage], root)
 
 
 def test_killed_training_resumes_from_its_backup(slow_training):
     root = slow_training
-    process = start(root)
+    process = start_repro(root)
     deadline = time.monotonic() + 180
     while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
         assert process.poll() is None, process.stdout.read()
@@ -126,7 +122,7 @@ def test_killed_training_resumes_from_its_backup(slow_training):
 
 def test_changed_params_do_not_resume_a_stale_backup(slow_training):
     root = slow_training
-    process = start(root)
+    process = start_repro(root)
     deadline = time.monotonic() + 180
     while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
         assert process.poll() is None and time.monotonic() < deadline
@@ -162,7 +158,7 @@ def completed_trials(root: Path) -> set[str]:
 
 def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     root = slow_search
-    process = start(root, "nas")
+    process = start_repro(root, "nas")
     deadline = time.monotonic() + 300
     while len(completed_trials(root)) < 2:  # kill it in its third trial
         assert process.poll() is None, process.stdout.read()

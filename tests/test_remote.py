@@ -8,22 +8,15 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, GIT, run
+from conftest import GIT, free_port, run, start
 
 SSHD = Path("/usr/sbin/sshd")  # apt-get install openssh-server (.ci/run does)
 pytestmark = pytest.mark.skipif(not SSHD.exists(), reason="needs openssh-server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def keypair(path: Path) -> Path:
@@ -195,10 +188,8 @@ def test_a_push_killed_halfway_then_pushed_again_verifies(project, sshd, tmp_pat
     add_remote(root, sshd, storage)
     run(["git", "add", "-A"], root)
     run([*GIT, "commit", "-qm", "results"], root)
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "HOME": str(sshd["home"])}  # fmt: skip
-    push = subprocess.Popen(["dvc", "push", "-j", "1"], cwd=root, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    push = start(["dvc", "push", "-j", "1"], root, env={"HOME": str(sshd["home"])},
+                 output=subprocess.DEVNULL)  # fmt: skip
     while push.poll() is None and len(remote_files(storage)) < 5:
         time.sleep(0.005)
     assert push.poll() is None, "the push ended before the kill"

@@ -6,20 +6,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 
 import pytest
-from conftest import BIN, SMALL, new_project
+from conftest import BIN, SMALL, free_port, new_project
 
 from mnist_nas.errors import UserError
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_nas(folder, tuner_id: str, port: int, search_dir) -> subprocess.Popen:
