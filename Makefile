@@ -79,8 +79,14 @@ PORT ?= 7860
 demo: venv
 	mnist-demo --port $(PORT)
 
+# The suite on TEST_WORKERS pytest-xdist workers, each test module on one worker (its fixtures
+# built once), the longest first (tests/conftest.py): most of its time is single-threaded
+# process startup and waiting, so two workers on 2 cores finish sooner than one
+# (docs/benchmarks.md). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: venv
-	python -m pytest
+	python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),$(XDIST))
 
 lint: venv
 	ruff check . && ruff format --check .

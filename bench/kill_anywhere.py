@@ -2,12 +2,12 @@
 
     python bench/kill_anywhere.py [--kills 40] [--seed 0]
 
-Runs tests/test_kill.py (the suite runs it with 3 kills) with --kills N: the first kill of
+Runs tests/test_kill.py (the suite runs it with 2 kills) with --kills N: the first kill of
 each pass lands while models/best is being written, then every stage of the pipeline is killed
 once per pass, in a seeded order at a seeded moment. After each pass's kills a last `dvc repro`
 must complete with `dvc status` clean, no temporary folder left among the outputs and the
-metrics of an uninterrupted run. Prints each kill (what it hit, when) and how many hit each
-stage; exits non-zero if the sweep failed or a stage was never hit.
+outputs of an uninterrupted run, byte for byte. Prints each kill (what it hit, when) and how
+many hit each stage; exits non-zero if the sweep failed or a stage was never hit.
 """
 
 from __future__ import annotations

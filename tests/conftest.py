@@ -28,11 +28,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     sweep.addoption(
         "--kills",
         type=int,
-        default=3,
-        help="SIGKILLs of dvc repro (default 3; bench/kill_anywhere.py runs many)",
+        default=2,
+        help="SIGKILLs of dvc repro (default 2; bench/kill_anywhere.py runs many)",
     )
     sweep.addoption("--kill-seed", type=int, default=0, help="seeds the kills' stages and moments")
     sweep.addoption("--kill-report", help="a JSON file to append each kill to, with what it hit")
+    parser.addoption(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each selected test N times in one session (flakiness loops)",
+    )
+
+
+# The longest test modules, longest first (pytest --durations, 2026-12-04), alternating between
+# those that need the shared `project` run and those that do not. `make test` hands whole
+# modules to its two workers in this order (--dist loadscope --no-loadscope-reorder): the
+# longest go first so that both workers end together, and the second worker has work of its own
+# while the first builds the project. The other modules follow in their usual order.
+LONGEST_FIRST = ["test_experiments", "test_reliability", "test_studies", "test_demo",
+                 "test_kill", "test_remote", "test_scaling", "test_ci", "test_nas"]  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.stem
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module's tests keep their order
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (count := metafunc.config.getoption("--repeat")) > 1:
+        metafunc.fixturenames.append("repeat_round")
+        metafunc.parametrize("repeat_round", range(count), indirect=True)
+
+
+@pytest.fixture
+def repeat_round(request: pytest.FixtureRequest) -> int:
+    """Which of the --repeat rounds this is."""
+    return request.param
 
 
 # Params for real runs of the whole pipeline in seconds: a few hundred digits, one epoch.
@@ -187,8 +222,31 @@ def mnist() -> dict[str, np.ndarray]:
         return {key: archive[key] for key in archive.files}
 
 
-@pytest.fixture(scope="session")
-def small_convnet(mnist):
+def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """A folder made once a test session by `build(folder)`, even when pytest-xdist's workers
+    share the session: the first to ask builds it under a lock, the others wait and read it.
+    Nothing may change it afterwards; a test that runs DVC or writes in it works on a copy.
+    MNIST_NAS_TEST_SHARED=DIR keeps them in DIR for later sessions too (repeated runs of one
+    module's fixtures); delete DIR after a change to the code."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder all the workers' own temporary folders are in
+    if kept := os.environ.get("MNIST_NAS_TEST_SHARED"):  # to keep them across sessions (loops)
+        root = Path(kept)
+        root.mkdir(parents=True, exist_ok=True)
+    folder, built = root / name, root / f"{name}.built"
+    with FileLock(root / f"{name}.lock"):
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
+
+
+def train_small_convnet(mnist: dict[str, np.ndarray]):
     """A real classifier trained here in about 20 s: a small convnet on 20,000 training digits
     for three epochs (about 98% accurate), taking uint8 [n, 28, 28] as the project's models do."""
     import keras
@@ -206,16 +264,13 @@ def small_convnet(mnist):
     return model
 
 
-@pytest.fixture(scope="session")
-def served(small_convnet, mnist, tmp_path_factory) -> Path:
+def build_served(models: Path, mnist: dict[str, np.ndarray]) -> None:
     """models/best and models/reader as `export` and `reader` write them, for the small convnet,
     in about a minute: the SavedModel (temperature 1.2, digit threshold 0.9), its model.keras,
     calibration.json, best.json and the card's provenance line; the number reader fine-tuned
     from it on pieces cut from 800 rows of training digits, its confidence fitted on 120
     numbers of each kind built from digits held out of those (the training split's last 6,000).
     """
-    import json
-
     from mnist_nas.files import save_model
     from mnist_nas.reading import confidence
     from mnist_nas.reading.evaluation import read_numbers
@@ -224,7 +279,7 @@ def served(small_convnet, mnist, tmp_path_factory) -> Path:
     from mnist_nas.serving import export_saved_model, load_classifier
     from mnist_nas.training.reader import train_readers
 
-    models = tmp_path_factory.mktemp("models")
+    small_convnet = train_small_convnet(mnist)
     best, reader_dir = models / "best", models / "reader"
     best.mkdir()
     reader_dir.mkdir()
@@ -248,16 +303,38 @@ def served(small_convnet, mnist, tmp_path_factory) -> Path:
     save_model(digits, reader_dir / "digits.keras")
     save_model(pairs, reader_dir / "pairs.keras")
     (reader_dir / "confidence.json").write_text(json.dumps(stored))
-    return models
+
+
+@pytest.fixture(scope="session")
+def served(mnist, tmp_path_factory) -> Path:
+    """models/best and models/reader for a small convnet trained here (build_served): read only."""
+    return shared(tmp_path_factory, "served", lambda folder: build_served(folder, mnist))
+
+
+@pytest.fixture(scope="session")
+def small_convnet(served):
+    """The small convnet of `served`, as Keras loads it from models/best/model.keras."""
+    from mnist_nas.files import load_model
+
+    return load_model(served / "best" / "model.keras")
 
 
 @pytest.fixture(scope="session")
 def doubtful_number(served, mnist, tmp_path_factory) -> dict:
+    """find_doubtful_number's files, found once a session: {"sure": path, "doubtful": path,
+    "digits": the sure one's, "at": the swapped digit's place}."""
+    folder = shared(tmp_path_factory, "doubtful",
+                    lambda folder: find_doubtful_number(served, mnist, folder))  # fmt: skip
+    found = json.loads((folder / "number.json").read_text())
+    return {"sure": folder / "sure.png", "doubtful": folder / "doubtful.png", **found}
+
+
+def find_doubtful_number(served: Path, mnist: dict[str, np.ndarray], folder: Path) -> None:
     """A 10-digit number of test digits that the `served` reader sends without a person, and
     the same number, written by the same hand, with one digit swapped for a doubtful one that
     drags the number's confidence below the reader's threshold while every digit is still read
-    right, as PNG files: {"sure": path, "doubtful": path, "digits": the sure one's, "at": the
-    swapped digit's place}."""
+    right: sure.png, doubtful.png and number.json ({"digits": the sure one's, "at": the swapped
+    digit's place}) in `folder`."""
     from mnist_nas.reading import number
     from mnist_nas.reading.synthetic import number_image
 
@@ -267,7 +344,6 @@ def doubtful_number(served, mnist, tmp_path_factory) -> dict:
     right, top = probs.argmax(axis=1) == y, probs.max(axis=1)
     sure = np.flatnonzero(right & (top > 0.995))
     unsure = np.flatnonzero(right & (top > 0.3) & (top < 0.8))
-    folder = tmp_path_factory.mktemp("doubtful")
     for seed in range(40):
         rng = np.random.default_rng(seed)
         picked = rng.choice(sure, 10, replace=False)
@@ -287,8 +363,8 @@ def doubtful_number(served, mnist, tmp_path_factory) -> dict:
             if flagged.digits == digits and flagged.unsure and lowest == at:
                 image.save(folder / "sure.png")
                 doubtful.save(folder / "doubtful.png")
-                return {"sure": folder / "sure.png", "doubtful": folder / "doubtful.png",
-                        "digits": digits, "at": at}  # fmt: skip
+                (folder / "number.json").write_text(json.dumps({"digits": digits, "at": at}))
+                return
     raise AssertionError("no number of sure digits with one doubtful digit found")
 
 
@@ -342,12 +418,11 @@ def timed_repro(root: Path, env: dict | None = None) -> dict[str, float]:
     return {stage: end - at for (stage, at), end in zip(started, ends, strict=True)}
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory):
-    """A copy of the working tree in a new git repo, after `dvc repro` of the whole pipeline on
-    SMALL params. Shared by every test that reads its outputs: the one uninterrupted pipeline
-    run of the suite. How long each stage took is in .dvc/tmp/stage-seconds.json."""
-    root = git_project(tmp_path_factory.mktemp("project"))
+def build_project(root: Path) -> None:
+    """A copy of the working tree in a new git repo at `root`, after `dvc repro` of the whole
+    pipeline on SMALL params: the one uninterrupted pipeline run of the suite. How long each
+    stage took is in .dvc/tmp/stage-seconds.json."""
+    git_project(root)
     # Each stage records the params it reads (mnist_nas.params.trace_reads), for the contract test.
     trace = root / ".dvc" / "tmp" / "params-trace"
     trace.mkdir(parents=True)
@@ -355,6 +430,19 @@ def project(tmp_path_factory):
     seconds = timed_repro(root, env=traced)
     (root / ".dvc" / "tmp" / "stage-seconds.json").write_text(json.dumps(seconds, indent=1))
     run(["dvc", "repro", "studies/dvc.yaml"], root, env=traced)  # the studies' pipeline, asked
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Path:
+    """The small project after its one pipeline run (build_project), shared by every test that
+    reads its outputs or runs DVC in it. Built once a session; with pytest-xdist each worker
+    gets its own copy, so that DVC runs of one worker never meet another's (and so does each
+    session that keeps it, MNIST_NAS_TEST_SHARED)."""
+    built = shared(tmp_path_factory, "project", build_project)
+    if not (os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("MNIST_NAS_TEST_SHARED")):
+        return built
+    root = tmp_path_factory.mktemp("project") / "repo"
+    shutil.copytree(built, root, symlinks=True)
     return root
 
 

@@ -54,6 +54,22 @@ def test_pr_report_tables_the_changes_and_draws_only_the_plots_that_changed(proj
     assert all((repo / image).read_bytes()[:4] == b"\x89PNG" for image in images), images
 
 
+def test_make_small_sets_known_keys_to_values_the_schema_accepts():
+    """`make small` (the pull request's fallback, a README command) on 2,000 digits: its
+    `-S` settings name keys of params.yaml and pass the schema every stage checks. The suite
+    runs the same pipeline, end to end, on smaller params still (conftest's `project`)."""
+    from mnist_nas.params import Params, read_yaml
+    from mnist_nas.study.declaration import apply
+
+    dry_run = run(["make", "--dry-run", "--no-print-directory", "small"], REPO).stdout
+    command = next(line for line in dry_run.splitlines() if line.startswith("dvc exp run"))
+    settings = dict(pair.split("=", 1) for pair in re.findall(r"-S (\S+)", command))
+    assert {"data.limit", "epochs", "nas.max_trials"} <= settings.keys()
+    values = {key: yaml.safe_load(value) for key, value in settings.items()}
+    params = Params.model_validate(apply(read_yaml(REPO / "params.yaml"), values))
+    assert params.data.limit == 2000 and params.nas.max_trials == 1
+
+
 def test_output_check_passes_on_a_complete_run_and_names_what_is_missing(project, tmp_path):
     check = ["python", str(REPO / ".ci" / "check_outputs.py")]
     assert "are present" in run(check, project).stdout

@@ -33,23 +33,37 @@ def experiments(project, tmp_path_factory):
         [BIN / "dvc", "queue", "start", "--jobs", "2"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
     )  # fmt: skip
-    deadline, status = time.monotonic() + 600, ""
+    deadline, next_check = time.monotonic() + 600, time.monotonic() + 30
     try:
-        while time.monotonic() < deadline:
-            shown = run(["dvc", "queue", "status"], root, check=False)
-            if shown.returncode:  # the queue's broker between two states: ask again
-                time.sleep(1)
-                continue
-            status = shown.stdout
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(5)
-        else:
-            pytest.fail(f"the queue did not finish in 10 minutes:\n{status}")
+        # a finished experiment is a git ref (cheap to read); `dvc queue status` costs a DVC
+        # start, so it is asked only every 30 s, for a failure
+        while not finished_experiments(root) >= {"lr-high", "lr-low"}:
+            assert time.monotonic() < deadline, "the queue did not finish in 10 minutes"
+            if time.monotonic() > next_check:
+                assert "Failed" not in queue_status(root)
+                next_check = time.monotonic() + 30
+            time.sleep(1)
+        status = queue_status(root)
     finally:
         run(["dvc", "queue", "stop"], root, check=False)
     assert status.count("Success") == 2, status
     return root
+
+
+def finished_experiments(root) -> set[str]:
+    """The names of the experiments that have finished and been saved (refs/exps/.../NAME)."""
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], root).stdout
+    return {ref.rsplit("/", 1)[-1] for ref in refs.split()}
+
+
+def queue_status(root) -> str:
+    """`dvc queue status`, asked again while the queue's broker is between two states."""
+    for _ in range(30):
+        shown = run(["dvc", "queue", "status"], root, check=False)
+        if shown.returncode == 0:
+            return shown.stdout
+        time.sleep(1)
+    raise AssertionError(shown.stderr)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Failure behaviour: a killed training resumes, reruns are byte-identical, nothing unpickles."""
+"""Failure behaviour: a killed training resumes, nothing unpickles, bad input is one line (a
+second run's byte-identical outputs are checked with the kills, in test_kill.py)."""
 
 import csv
 import hashlib
@@ -17,45 +18,6 @@ import pytest
 import yaml
 from conftest import BAD_PARAMS, REPO, SMALL, new_project, run, set_params, start
 from hypothesis import strategies
-
-# Timings vary from run to run by nature; every other metrics file must be byte-identical.
-TIMINGS = {"latency.json", "time.json"}
-
-
-def metrics_files(root: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted((root / "metrics").rglob("*"))
-        if path.is_file() and path.suffix in {".json", ".csv", ".tsv"} and path.name not in TIMINGS
-    }
-
-
-def out_hashes(root: Path) -> dict[str, str]:
-    """Every output's hash in dvc.lock, directories (`.dir`) included."""
-    lock = yaml.safe_load((root / "dvc.lock").read_text())
-    return {out["path"]: out["md5"] for stage in lock["stages"].values()
-            for out in stage.get("outs", [])}  # fmt: skip
-
-
-def test_same_params_give_byte_identical_outputs(project, tmp_path):
-    """A second run from an empty cache, as a fresh clone would: byte-identical metrics,
-    tables and plot data, and the same hash for every model directory (trained, ensemble,
-    exported) and every other output; only the timings and the figure drawn from them differ."""
-    again = tmp_path / "again"
-    shutil.copytree(project, again, symlinks=True)
-    shutil.rmtree(again / "metrics")
-    shutil.rmtree(again / ".dvc" / "cache")
-    run(["dvc", "repro", "--force"], again)
-    first, second = metrics_files(project), metrics_files(again)
-    assert len(first) > 20 and first.keys() == second.keys()
-    assert [name for name in first if first[name] != second[name]] == []
-    before, after = out_hashes(project), out_hashes(again)
-    assert before.keys() == after.keys()
-    differ = {path for path in before if before[path] != after[path]}
-    assert {"models/trained/mlp", "models/trained/nas", "models/ensemble", "models/best"} <= set(
-        before
-    )
-    assert {Path(path).name for path in differ} <= TIMINGS | {"figures"}, differ
 
 
 def scratch_project(root: Path, **overrides) -> Path:
@@ -96,9 +58,8 @@ def test_killed_training_resumes_from_its_backup(slow_training):
     while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "no epoch finished in 3 minutes"
-        time.sleep(0.1)
-    time.sleep(0.3)  # into the next epoch
-    os.killpg(process.pid, signal.SIGKILL)
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # in the second epoch, or in its backup
     process.wait()
     assert not (root / "models" / "trained" / "mlp" / "model.keras").exists()
 
@@ -144,27 +105,31 @@ def slow_search(tmp_path):
     )
 
 
-def completed_trials(root: Path) -> set[str]:
-    done = set()
+def trial_states(root: Path) -> dict[str, str]:
+    """Each trial the search has begun, by id: its status (RUNNING, COMPLETED, ...)."""
+    states = {}
     for path in (root / ".dvc" / "tmp" / "nas").glob("search-*/trial_*/trial.json"):
         try:
             trial = json.loads(path.read_text())
         except ValueError:  # being written
             continue
-        if trial["status"] == "COMPLETED":
-            done.add(trial["trial_id"])
-    return done
+        states[trial["trial_id"]] = trial["status"]
+    return states
+
+
+def completed_trials(root: Path) -> set[str]:
+    return {trial for trial, status in trial_states(root).items() if status == "COMPLETED"}
 
 
 def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     root = slow_search
     process = start_repro(root, "nas")
     deadline = time.monotonic() + 300
-    while len(completed_trials(root)) < 2:  # kill it in its third trial
+    # killed in its third trial: Keras Tuner writes a trial.json as RUNNING when it begins one
+    while sorted(trial_states(root).values()) != ["COMPLETED", "COMPLETED", "RUNNING"]:
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "two trials did not finish in 5 minutes"
-        time.sleep(0.1)
-    time.sleep(1.0)
+        time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished_before = completed_trials(root)
