@@ -43,7 +43,8 @@ def experiments(project, tmp_path_factory):
                 assert "Failed" not in queue_status(root)
                 next_check = time.monotonic() + 30
             time.sleep(1)
-        status = queue_status(root)
+        while "Running" in (status := queue_status(root)):  # saved, not yet marked done
+            time.sleep(1)
     finally:
         run(["dvc", "queue", "stop"], root, check=False)
     assert status.count("Success") == 2, status

@@ -95,21 +95,35 @@ def start_workers(jobs: int) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
-def run_queue(runs: list[Run], jobs: int, poll_s: float = 5) -> None:
+def saved_experiments(baseline: str) -> set[str]:
+    """The names of the experiments saved on the commit `baseline`: the git refs DVC writes
+    when one ends, read in milliseconds where `dvc queue status` costs a DVC start (about a
+    second of a core, taken from the experiments running beside it)."""
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)",
+                           f"refs/exps/{baseline[:2]}/{baseline[2:]}/"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return {ref.rsplit("/", 1)[-1] for ref in refs.split()}
+
+
+def run_queue(runs: list[Run], jobs: int, status_s: float = 30) -> None:
     """Start `jobs` queue workers and wait until every run has finished, starting workers
     again if some stop while runs still wait (seen after tens of minutes); a UserError names
-    the failed runs."""
+    the failed runs. Finished runs are read from git each second; the queue's own status,
+    which tells failed runs and stopped workers, every `status_s` seconds and at the end."""
     start_workers(jobs)
-    names = {run.experiment for run in runs}
+    names, baseline = {run.experiment for run in runs}, head()
+    asked = time.monotonic()
     while True:
-        shown = queue_states(names)
-        if shown is not None:
-            states, workers = shown
-            if not any(state in ACTIVE for state in states.values()):
-                break
-            if workers < jobs and "Queued" in states.values():
-                start_workers(jobs)
-        time.sleep(poll_s)
+        if names <= saved_experiments(baseline) or time.monotonic() - asked > status_s:
+            shown = queue_states(names)
+            asked = time.monotonic()
+            if shown is not None:
+                states, workers = shown
+                if not any(state in ACTIVE for state in states.values()):
+                    break
+                if workers < jobs and "Queued" in states.values():
+                    start_workers(jobs)
+        time.sleep(1)
     failed = sorted(name for name, state in states.items() if state == "Failed")
     if failed:
         raise UserError(f"experiments failed: {', '.join(failed)} (dvc queue logs {failed[0]})")
