@@ -10,6 +10,8 @@ import time
 import pytest
 from conftest import BIN, REPO, run
 
+from mnist_nas.study.runs import saved_experiments
+
 
 @pytest.fixture(scope="module")
 def experiments(project, tmp_path_factory):
@@ -33,11 +35,12 @@ def experiments(project, tmp_path_factory):
         [BIN / "dvc", "queue", "start", "--jobs", "2"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
     )  # fmt: skip
+    baseline = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
     deadline, next_check = time.monotonic() + 600, time.monotonic() + 30
     try:
         # a finished experiment is a git ref (cheap to read); `dvc queue status` costs a DVC
         # start, so it is asked only every 30 s, for a failure
-        while not finished_experiments(root) >= {"lr-high", "lr-low"}:
+        while not saved_experiments(baseline, root) >= {"lr-high", "lr-low"}:
             assert time.monotonic() < deadline, "the queue did not finish in 10 minutes"
             if time.monotonic() > next_check:
                 assert "Failed" not in queue_status(root)
@@ -49,12 +52,6 @@ def experiments(project, tmp_path_factory):
         run(["dvc", "queue", "stop"], root, check=False)
     assert status.count("Success") == 2, status
     return root
-
-
-def finished_experiments(root) -> set[str]:
-    """The names of the experiments that have finished and been saved (refs/exps/.../NAME)."""
-    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], root).stdout
-    return {ref.rsplit("/", 1)[-1] for ref in refs.split()}
 
 
 def queue_status(root) -> str:

@@ -95,13 +95,13 @@ def start_workers(jobs: int) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
-def saved_experiments(baseline: str) -> set[str]:
-    """The names of the experiments saved on the commit `baseline`: the git refs DVC writes
-    when one ends, read in milliseconds where `dvc queue status` costs a DVC start (about a
-    second of a core, taken from the experiments running beside it)."""
+def saved_experiments(baseline: str, repo: Path | None = None) -> set[str]:
+    """The names of the experiments saved on the commit `baseline` (in `repo`, or here): the
+    git refs DVC writes when one ends, read in milliseconds where `dvc queue status` costs a
+    DVC start (about a second of a core, taken from the experiments running beside it)."""
     refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)",
                            f"refs/exps/{baseline[:2]}/{baseline[2:]}/"],
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+                          cwd=repo, capture_output=True, text=True, check=True).stdout  # fmt: skip
     return {ref.rsplit("/", 1)[-1] for ref in refs.split()}
 
 
