@@ -105,30 +105,29 @@ def slow_search(tmp_path):
     )
 
 
-def completed_trials(root: Path) -> set[str]:
-    done = set()
+def trial_states(root: Path) -> dict[str, str]:
+    """Each trial the search has begun, by id: its status (RUNNING, COMPLETED, ...)."""
+    states = {}
     for path in (root / ".dvc" / "tmp" / "nas").glob("search-*/trial_*/trial.json"):
-        try:
-            trial = json.loads(path.read_text())
-        except ValueError:  # being written
-            continue
-        if trial["status"] == "COMPLETED":
-            done.add(trial["trial_id"])
-    return done
+        trial = json.loads(path.read_text())  # whole: written atomically
+        states[trial["trial_id"]] = trial["status"]
+    return states
+
+
+def completed_trials(root: Path) -> set[str]:
+    return {trial for trial, status in trial_states(root).items() if status == "COMPLETED"}
 
 
 def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
     root = slow_search
     process = start_repro(root, "nas")
     deadline = time.monotonic() + 300
-    while len(completed_trials(root)) < 2:  # kill it in its third trial
+    # killed as its third trial begins: Keras Tuner writes its trial.json as RUNNING, then
+    # oracle.json (test_a_search_killed_in_any_state_write_resumes kills inside those writes)
+    while sorted(trial_states(root).values()) != ["COMPLETED", "COMPLETED", "RUNNING"]:
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "two trials did not finish in 5 minutes"
-        time.sleep(0.1)
-    # Not the moment the third trial begins: Keras Tuner then rewrites oracle.json in place,
-    # and a kill inside that write leaves a file the resumed search cannot read (found with
-    # that moment, 2026-12-04: JSONDecodeError on reload; an open product fix, issue 32's note)
-    time.sleep(1.0)
+        time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished_before = completed_trials(root)
@@ -227,6 +226,71 @@ def test_a_write_killed_halfway_leaves_nothing_among_the_outputs(tmp_path, monke
     write_json("metrics/export.json", {"model": "mlp"})  # the next write clears it away
     assert list(writes.iterdir()) == []
     assert json.loads(Path("metrics/export.json").read_text()) == {"model": "mlp"}
+
+
+# One trial's life in Keras Tuner's oracle, in a forked child SIGKILLed at its `n`-th write (a
+# profile hook kills it at the n-th write or append call on a file object), for n = 1, 2, ...
+# until a child runs through; after each kill, whether a fresh oracle can reload the state.
+KILLED_IN_SEARCH_STATE = """
+import json, os, shutil, signal, sys
+import keras_tuner as kt
+if sys.argv[1] == "atomic":
+    from mnist_nas.search.automodel import atomic_state_files
+    atomic_state_files()
+
+def oracle():
+    oracle = kt.oracles.RandomSearchOracle(kt.Objective("val_accuracy", "max"), max_trials=3)
+    hp = kt.HyperParameters()
+    hp.Choice("units", [8, 16, 32])
+    oracle.update_space(hp)
+    oracle._set_project_dir("search", "p")
+    return oracle
+
+def one_trial_killed_at(n):
+    searching = oracle()
+    searching.save()
+    writes = 0
+    def kill_at_nth_write(frame, event, call):
+        nonlocal writes
+        if event == "c_call" and call.__name__ in ("write", "append"):
+            if not isinstance(getattr(call, "__self__", None), list):
+                writes += 1
+                if writes == n:
+                    os.kill(os.getpid(), signal.SIGKILL)
+    sys.setprofile(kill_at_nth_write)
+    trial = searching.create_trial("tuner0")
+    searching.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+    searching.end_trial(trial)
+
+readable = []
+for n in range(1, 30):
+    shutil.rmtree("search", ignore_errors=True)
+    if not (child := os.fork()):
+        one_trial_killed_at(n)
+        os._exit(0)
+    if os.waitpid(child, 0)[1] == 0:
+        break  # past the last write
+    try:
+        oracle().reload()
+        readable.append(True)
+    except ValueError:  # json.JSONDecodeError
+        readable.append(False)
+print(json.dumps(readable))
+"""
+
+
+def test_a_search_killed_in_any_state_write_resumes(tmp_path):
+    """Keras Tuner and AutoKeras write their state files in place (a kill inside a write left
+    an empty oracle.json, and the resumed nas stage failed on it); the nas stage makes them
+    atomic. Killed at each write of a trial's start and end in turn, the state stays readable;
+    the library's own writes do not (which shows the kills land inside writes)."""
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    readable = {}
+    for mode in ("plain", "atomic"):
+        killed = run(["python", "-c", KILLED_IN_SEARCH_STATE, mode], tmp_path)
+        readable[mode] = json.loads(killed.stdout.splitlines()[-1])
+    assert len(readable["atomic"]) >= 4 and all(readable["atomic"]), readable
+    assert not all(readable["plain"]), readable
 
 
 def test_no_pickle_and_safe_mode_everywhere():

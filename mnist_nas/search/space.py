@@ -3,7 +3,6 @@ tuner that times trials and skips the ones too costly to train on 2 cores."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
+from mnist_nas.files import write_json
 from mnist_nas.training import candidates
 
 
@@ -194,7 +194,7 @@ def timed(tuner_class: type, max_mflops: float) -> type:
                 "mflops": self._trial_mflops,
                 "worker": self.tuner_id,
             }
-            Path(self.get_trial_dir(trial.trial_id), "timing.json").write_text(json.dumps(record))
+            write_json(Path(self.get_trial_dir(trial.trial_id), "timing.json"), record)
             self.trials_run = [*self.trials_run, trial.trial_id]
             self._trial_started = None
             super().on_trial_end(trial)
