@@ -5,6 +5,7 @@ a real DVC queue on a small slice of real MNIST."""
 import json
 import math
 import shutil
+import time
 from typing import get_args
 
 import numpy as np
@@ -226,6 +227,13 @@ def test_a_queued_experiment_is_not_read_as_finished(studied, monkeypatch):
     from mnist_nas.study.runs import finished_experiments
 
     root, tables, _ = studied
+    # the study's queue workers stay alive, idle, and would run it at once: stopped first, so
+    # that it stays queued (exp show during a queued run failed once in CI, and hung here)
+    run(["dvc", "queue", "stop"], root)
+    deadline = time.monotonic() + 120
+    while "0 active, 0 idle" not in run(["dvc", "queue", "status"], root, check=False).stdout:
+        assert time.monotonic() < deadline, "the queue's workers did not stop in 2 minutes"
+        time.sleep(1)
     run(["dvc", "exp", "run", "--queue", "--name", "pending", "-S", "lr=0.02", "train@mlp"], root)
     monkeypatch.chdir(root)
     try:

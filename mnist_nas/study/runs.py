@@ -27,7 +27,9 @@ def dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(["dvc", *args], capture_output=True, text=True)
     if check and result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise UserError(f"dvc {' '.join(args[:3])} failed: {lines[-1]}")
+        # DVC ends with a "Having any troubles? ..." footer; its error is the ERROR: line
+        error = next((line for line in lines if line.startswith("ERROR")), lines[-1])
+        raise UserError(f"dvc {' '.join(args[:3])} failed: {error}")
     return result
 
 
