@@ -56,13 +56,13 @@ push: venv
 # Run the queued experiments (dvc exp run --queue ...) JOBS at a time, in the background. With
 # more than one job, each TensorFlow process gets cores/JOBS intra-op threads (THREADS= to
 # choose) and one inter-op thread, instead of threads for every core: 4 experiments as 2 jobs
-# on 2 cores finished 12% sooner that way (bench/parallel_experiments.py).
+# on 2 cores finished 12% sooner that way (bench/parallel_experiments.py). mnist-study starts
+# its queue the same way (mnist_nas/study/runs.py).
 JOBS ?= 2
-CORES := $(shell nproc 2>/dev/null || sysctl -n hw.ncpu)
-THREADS ?= $(shell echo $$(( $(CORES) / $(JOBS) > 0 ? $(CORES) / $(JOBS) : 1 )))
+THREADS ?=
 queue: venv
-	$(if $(filter-out 1,$(JOBS)),TF_NUM_INTRAOP_THREADS=$(THREADS) TF_NUM_INTEROP_THREADS=1) \
-		dvc queue start --jobs $(JOBS)
+	python -c 'import sys; from mnist_nas.study.runs import start_workers; \
+		start_workers(int(sys.argv[1]), sys.argv[2] or None)' "$(JOBS)" "$(THREADS)"
 
 # A study of studies/studies.yaml as DVC experiments, JOBS at a time (NAME=all: every study;
 # mnist-study --list names them): metrics/studies/NAME.csv and NAME.png (docs/studies.md).

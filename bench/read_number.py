@@ -20,7 +20,7 @@ import numpy as np
 from mnist_nas import paths
 from mnist_nas.data.splits import load_split
 from mnist_nas.reading.evaluation import KINDS
-from mnist_nas.reading.reader import open_image
+from mnist_nas.reading.images import open_image
 from mnist_nas.reading.synthetic import number_image
 
 

@@ -22,9 +22,13 @@ import numpy as np
 from mnist_nas import paths
 from mnist_nas.data.splits import load_split
 from mnist_nas.reading import number
-from mnist_nas.reading.confidence import expected_calibration_error
+from mnist_nas.reading.confidence import right_length
 from mnist_nas.reading.evaluation import KINDS, read_numbers
-from mnist_nas.scoring.calibration import lowest_safe_threshold
+from mnist_nas.scoring.calibration import (
+    expected_calibration_error,
+    lowest_safe_threshold,
+    wrong_among_accepted,
+)
 
 TARGETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
 COVERAGES = [0.3, 0.5, 0.7, 0.8, 0.9]
@@ -39,7 +43,7 @@ def main() -> None:
     x, y = load_split("val")  # run it from the project's folder
     reader = number.load(paths.READER, paths.SAVED_MODEL)
     table = read_numbers(x, y, args.count, 10, args.seed, reader)
-    complete = (table["read"].str.len() == table["truth"].str.len()).to_numpy()
+    complete = right_length(table)
     wrong = (table["read"] != table["truth"]).to_numpy()
     sure = np.where(complete, table["confidence"].to_numpy(), 0.0)
     kinds = {kind: (table["kind"] == kind).to_numpy() for kind in KINDS}
@@ -53,7 +57,7 @@ def main() -> None:
         threshold = lowest_safe_threshold(sure, wrong, target)
         for kind, rows in kinds.items():
             accepted = sure[rows] >= threshold
-            risk = (wrong[rows] & accepted).sum() / max(1, accepted.sum())
+            risk = wrong_among_accepted(wrong[rows], accepted)
             ratio = risk / max(wrong[rows].mean(), 1e-9)
             print(f"| {target} | {threshold:.4f} | {kind} | {accepted.mean():.1%} | {risk:.2%} |"
                   f" {ratio:.2f} |")  # fmt: skip

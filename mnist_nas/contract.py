@@ -2,8 +2,9 @@
 white digit on black as in MNIST, in; the probabilities of the ten digits, float32 [n, 10], out.
 Models scale and resize the pixels themselves, so exported models take what users give."""
 
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # a number reader's outputs: these ten first, then "not one digit"
 DIGITS = tuple(range(NUM_CLASSES))
+TINY = 1e-30  # probabilities are floored here before a log: a float32 softmax can reach 0
 SIDE = 28  # pixels a side
 INPUT_DTYPE = "uint8"
 INPUT_NAME = "digits"  # the Keras input layer's name

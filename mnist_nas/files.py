@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from mnist_nas import paths
 from mnist_nas.errors import UserError
@@ -28,10 +29,13 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path; move it to `path` only if the block succeeds.
+    """Yield a temporary path; move it to `path` only if the block succeeds, so a failed or
+    killed stage never leaves a half-written output behind.
 
-    Works for files and directories alike, so a failed or killed stage never leaves a
-    half-written output behind, and a previous output survives until the new one is complete.
+    A file replaces the previous one in one rename. A folder cannot (a rename does not replace
+    a folder that has files), so the previous folder is moved aside first, in one rename, and
+    the new one moved in with another: a kill between the two leaves no folder at `path`, never
+    a half-written or half-deleted one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +43,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            os.replace(path, tmp.parent / f"{path.name}.previous")
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
@@ -57,19 +61,9 @@ def scratch_folder(path: Path) -> Path:
     writes.mkdir(exist_ok=True)
     for folder in writes.iterdir():
         writer = folder.name.partition("-")[0]
-        if writer.isdigit() and not process_alive(int(writer)):
+        if writer.isdigit() and not psutil.pid_exists(int(writer)):
             shutil.rmtree(folder, ignore_errors=True)
     return writes
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> None:

@@ -219,10 +219,14 @@ class Params(Section):
         return [*self.models, "nas", *(["ensemble"] if ensemble else [])]
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-    return f"{key}: {message} (got {error['input']!r})"
+def refused(err: ValidationError) -> str:
+    """`key: message (got value)` of the first thing pydantic refused, and how many more."""
+    errors = err.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{key}: {message} (got {first['input']!r}){more}"
 
 
 def read_yaml(path: str | Path) -> object:
@@ -290,6 +294,4 @@ def load_params(path: str | Path = paths.PARAMS) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        errors = err.errors()
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise UserError(f"{path}: {_describe(errors[0])}{more}") from None
+        raise UserError(f"{path}: {refused(err)}") from None

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from mnist_nas import paths
-from mnist_nas.contract import SIDE
+from mnist_nas.contract import SIDE, TINY
 from mnist_nas.errors import UserError
-from mnist_nas.scoring.calibration import TINY
 
 
 def stable_archive_class():

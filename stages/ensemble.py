@@ -16,7 +16,8 @@ from mnist_nas import paths
 from mnist_nas.cli import cli, stage_args
 from mnist_nas.files import write_json
 from mnist_nas.params import load_params
-from mnist_nas.scoring.selection import ensemble_members, ensemble_pool, log_loss
+from mnist_nas.scoring.metrics import log_loss
+from mnist_nas.scoring.selection import ensemble_members, ensemble_pool
 
 
 @cli

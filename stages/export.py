@@ -10,7 +10,7 @@ Writes  models/best/model.keras         the chosen model as trained
                                         `probabilities`, float32 [batch, 10], calibrated
         models/best/calibration.json    the temperature and the reject threshold
         models/best/MODEL_CARD.md       which model, why, its metrics, data, params, provenance
-        models/best/best.json           the chosen model's name and scores
+        models/best/best.json           the chosen model's name, scores and model.keras' sha256
         metrics/export.json (metric)    which model was exported, its test accuracy and
                                         calibration error (after temperature scaling)
         metrics/calibration/            calibration.json (every measure before and after
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         write_json(tmp / "calibration.json", fitted)
         card = model_card(name, params, leaderboard, data, measures, sha256)
         (tmp / "MODEL_CARD.md").write_text(card)
-        best = {"model": name, "select_by": params.export.select_by, **leaderboard[name]}
+        best = {"model": name, "select_by": params.export.select_by, "sha256": sha256,
+                **leaderboard[name]}  # fmt: skip
         write_json(tmp / "best.json", best)
     write_json(paths.CALIBRATION / "calibration.json", measures)
     for which, table in reliability.items():

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.reading.number import NumberReader, keras_function
     from mnist_nas.serving import load_classifier, reject_threshold
     from mnist_nas.training import runtime
-    from mnist_nas.training.reader import train_readers
+    from mnist_nas.training.number_reader import train_readers
 
     runtime.setup(params.seed, False)  # the base's layers keep their own precision
     digit_model, pair_model, scores = train_readers(

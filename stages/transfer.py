@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     # every transfer key but the base's own
     learning = transfer.model_dump(include=set(type(transfer).model_fields) - {"base_epochs"})
     settings = {"seed": params.seed, "convnet": layers, "transfer": learning}
-    state = FitState("transfer", settings)
+    state = FitState.keyed("transfer", settings)
     with state.live() as live:
         started = time.perf_counter()
         history = model.fit(

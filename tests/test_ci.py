@@ -5,9 +5,12 @@ missing output, and `make queue` shares the cores between jobs."""
 import re
 import shutil
 
-import pytest
+import hypothesis
 import yaml
 from conftest import GIT, REPO, run
+from hypothesis import strategies
+
+from mnist_nas.study.runs import thread_settings
 
 
 def test_workflow_is_a_valid_github_workflow():
@@ -83,18 +86,22 @@ def test_output_check_passes_on_a_complete_run_and_names_what_is_missing(project
     assert "not up to date: " in result.stderr and "plot" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("settings", "env"),
-    [
-        (["JOBS=2", "CORES=2"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
-        (["JOBS=4", "CORES=16"], "TF_NUM_INTRAOP_THREADS=4 TF_NUM_INTEROP_THREADS=1"),
-        (["JOBS=3", "CORES=2"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
-        (["JOBS=8", "CORES=16", "THREADS=1"], "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1"),
-        (["JOBS=1", "CORES=2"], ""),  # one job keeps TensorFlow's own defaults
-    ],
-)
-def test_make_queue_gives_each_job_its_share_of_the_cores(settings, env):
-    dry_run = run(["make", "--dry-run", "--no-print-directory", "queue", *settings], REPO).stdout
-    last_command = " ".join(dry_run.replace("\\\n", " ").strip().splitlines()[-1].split())
-    jobs = settings[0].split("=")[1]
-    assert last_command == f"{env} dvc queue start --jobs {jobs}".strip(), dry_run
+@hypothesis.given(jobs=strategies.integers(1, 64), cores=strategies.integers(1, 256))
+def test_parallel_jobs_share_the_cores(jobs, cores):
+    """What `make queue` and mnist-study give each job: its share of the cores, at least one
+    thread, one inter-op thread; a single job keeps TensorFlow's own defaults."""
+    settings = thread_settings(jobs, cores=cores)
+    if jobs == 1:
+        assert settings == {}
+        return
+    threads = int(settings["TF_NUM_INTRAOP_THREADS"])
+    assert settings["TF_NUM_INTEROP_THREADS"] == "1" and threads >= 1
+    assert threads * jobs <= cores or threads == 1
+    assert (threads + 1) * jobs > cores  # no core left idle that a job could have had
+    assert thread_settings(jobs, "3", cores)["TF_NUM_INTRAOP_THREADS"] == "3"  # THREADS=3
+
+
+def test_make_queue_starts_the_workers_as_mnist_study_does():
+    dry_run = run(["make", "--dry-run", "--no-print-directory", "queue", "JOBS=3", "THREADS=2"],
+                  REPO).stdout  # fmt: skip
+    assert 'start_workers(int(sys.argv[1]), sys.argv[2] or None)\' "3" "2"' in dry_run

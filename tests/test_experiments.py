@@ -80,7 +80,8 @@ def exp_runs(root) -> dict[str, dict]:
 
 
 def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
-    runs = {name: data for name, data in exp_runs(experiments).items() if name != "lr-high-again"}
+    runs = {name: data for name, data in exp_runs(experiments).items() if name.startswith("lr-")}
+    runs.pop("lr-high-again", None)
     assert set(runs) == {"lr-high", "lr-low"}
     lrs = {name: data["params"]["params.yaml"]["data"]["lr"] for name, data in runs.items()}
     assert lrs == {"lr-high": 0.01, "lr-low": 0.0001}
@@ -130,3 +131,30 @@ def test_make_compare_fits_a_120_column_terminal(experiments, revisited):
     header = lines[1].split()
     assert {"Experiment", "lr", "mlp.val", "deep_convnet.val"} <= set(header), shown
     assert "lr-high" in shown and "lr-low" in shown
+
+
+def test_an_experiment_on_one_candidate_shows_its_own_training(experiments):
+    """`dvc exp run -S convnet.lr=0.002 train@convnet`: `dvc exp show` has that experiment's
+    own training summary (DVCLive's, a declared metric), and `dvc plots diff` draws its curves
+    beside the baseline's."""
+    name, summary = "convnet-lr", "metrics/train/convnet/metrics.json"
+    run(["dvc", "exp", "run", "-S", "convnet.lr=0.002", "--name", name, "train@convnet"],
+        experiments)  # fmt: skip
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], experiments).stdout)
+    baseline = next(row for row in shown if row["rev"] != "workspace")
+    revision = next(exp["revs"][0] for exp in baseline["experiments"]
+                    if exp["revs"][0]["name"] == name)  # fmt: skip
+    experiment = revision["data"]["metrics"]
+    own, before = experiment[summary]["data"], baseline["data"]["metrics"][summary]["data"]
+    assert {"best_val_accuracy", "best_epoch", "step", "params"} <= own.keys()
+    assert own != before  # trained anew, at its own learning rate
+    committed = run(["git", "show", f"{revision['rev']}:{summary}"], experiments).stdout
+    assert own == json.loads(committed)
+    mlp = "metrics/train/mlp/metrics.json"  # untouched: the baseline's
+    assert experiment[mlp] == baseline["data"]["metrics"][mlp]
+
+    diff = run(["dvc", "plots", "diff", "HEAD", name, "--json"], experiments).stdout
+    curve = json.loads(diff)["data"]["metrics/train/convnet/plots/metrics/eval/accuracy.tsv"]
+    points = curve[0]["content"]["data"]["values"]
+    assert {point["rev"] for point in points} == {"HEAD", name}
+    assert all("step" in point for point in points)

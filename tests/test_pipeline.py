@@ -1,6 +1,7 @@
 """A real `dvc repro` of the pipeline in a temporary git repository."""
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -28,6 +29,16 @@ def test_repro_outputs_and_clean_status(project):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
     assert stale_stages(project) == set()
     assert "data/raw" not in run(["git", "status", "--porcelain"], project).stdout
+
+
+def test_no_stage_logs_a_tensorflow_error(project):
+    """TensorFlow's C++ log lines ("2026-12-04 21:30:00.637257: E tensorflow/...") of level E:
+    a user reads them as something broken. Under op determinism, a fit or predict fed numpy
+    arrays with a partial last batch logged one; the small run has partial batches everywhere."""
+    log = (project / ".dvc" / "tmp" / "repro.log").read_text()
+    assert "Running stage 'nas'" in log and "Running stage 'reader'" in log
+    errors = re.findall(r"^.*\d: [EF] \S+\.cc:\d+\].*$", log, re.MULTILINE)
+    assert errors == [], errors[:3]
 
 
 TRAIN = {"train@mlp", "train@convnet", "train@deep_convnet"}

@@ -8,8 +8,8 @@ from conftest import REPO, read_line, run
 from PIL import Image
 
 from mnist_nas.errors import UserError
+from mnist_nas.reading.images import read_image, to_mnist
 from mnist_nas.reading.photos import photo
-from mnist_nas.reading.reader import read_image, to_mnist
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_predict_prints_each_digit_and_reports_non_images(project, digits, tmp_p
         "from PIL import Image\n"
         "from mnist_nas.paths import SAVED_MODEL\n"
         "from mnist_nas.serving import load_classifier\n"
-        "from mnist_nas.reading.reader import to_mnist\n"
+        "from mnist_nas.reading.images import to_mnist\n"
         "x = np.stack([to_mnist(Image.open(path)) for path in sys.argv[1:]])\n"
         "print(*load_classifier(SAVED_MODEL)(x).argmax(axis=1))\n"
     )

@@ -228,6 +228,47 @@ def test_a_write_killed_halfway_leaves_nothing_among_the_outputs(tmp_path, monke
     assert json.loads(Path("metrics/export.json").read_text()) == {"model": "mlp"}
 
 
+# A folder output replaced by atomic_path, the process SIGKILLed at its `n`-th os.replace call.
+KILLED_IN_FOLDER_SWAP = """
+import os, signal, sys
+from mnist_nas.files import atomic_path
+n, calls = int(sys.argv[1]), 0
+def kill_at_nth_replace(frame, event, call):
+    global calls
+    if event == "c_call" and call.__name__ == "replace" and call.__module__ == "posix":
+        calls += 1
+        if calls == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+with atomic_path("models/best") as tmp:
+    tmp.mkdir()
+    (tmp / "model.keras").write_bytes(b"new")
+    sys.setprofile(kill_at_nth_replace)
+"""
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, n):
+    """atomic_path's promise for a folder: the previous one moved aside in one rename, the new
+    one moved in with another. Killed at the first, the previous folder is whole where it was;
+    at the second, there is no folder (never a half-deleted or half-written one); not killed
+    (n = 3), the new one."""
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    (tmp_path / "models" / "best").mkdir(parents=True)
+    (tmp_path / "models" / "best" / "model.keras").write_bytes(b"previous")
+    (tmp_path / "models" / "best" / "card.md").write_bytes(b"previous card")
+    swap = run(["python", "-c", KILLED_IN_FOLDER_SWAP, str(n)], tmp_path, check=False)
+    best = tmp_path / "models" / "best"
+    found = {path.name: path.read_bytes() for path in best.iterdir()} if best.exists() else None
+    expected = {
+        1: {"model.keras": b"previous", "card.md": b"previous card"},
+        2: None,
+        3: {"model.keras": b"new"},
+    }[n]
+    assert swap.returncode == (0 if n == 3 else -signal.SIGKILL), swap.stderr
+    assert found == expected
+    assert [path.name for path in (tmp_path / "models").iterdir()] == (["best"] if found else [])
+
+
 # One trial's life in Keras Tuner's oracle, in a forked child SIGKILLed at its `n`-th write (a
 # profile hook kills it at the n-th write or append call on a file object), for n = 1, 2, ...
 # until a child runs through; after each kill, whether a fresh oracle can reload the state.

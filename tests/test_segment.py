@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from mnist_nas.reading import segment
+from mnist_nas.reading.images import to_digits
 from mnist_nas.reading.ink import find_ink, to_grey
-from mnist_nas.reading.reader import to_digits
 from mnist_nas.reading.synthetic import number_image, pen, place
 
 

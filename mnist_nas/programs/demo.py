@@ -22,7 +22,6 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import html
 import io
 import json
-import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.files import load_model
-from mnist_nas.reading.reader import Reading, open_image, read_image
+from mnist_nas.reading.images import Reading, open_image, read_image
 from mnist_nas.serving import load_classifier, reject_threshold
 
 MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
@@ -48,9 +47,9 @@ SHOWN_SIDE = 112  # pixels a side for each 28x28 digit the page shows
 
 
 @dataclass
-class Reader:
+class Served:
     """The exported model with what the page and the API need to answer: the calibrated
-    classifier, its reject threshold, the Keras model (for integrated gradients), the card."""
+    classifier, its reject threshold, the Keras model (for integrated gradients), best.json."""
 
     classify: object
     threshold: float
@@ -59,20 +58,16 @@ class Reader:
     numbers: object = None  # the number reader (models/reader), when it is there
 
     @classmethod
-    def load(cls, saved_model: Path, number_reader: Path = paths.READER) -> Reader:
+    def load(cls, saved_model: Path, number_reader: Path = paths.READER) -> Served:
         folder = saved_model.parent
         classify = load_classifier(saved_model)
         try:
             best = json.loads((folder / "best.json").read_text())
-            card = (folder / "MODEL_CARD.md").read_text()
-        except (OSError, ValueError) as err:
-            raise UserError(f"{folder}: no model card ({err}); run `dvc repro export`") from None
-        sha256 = re.search(r"^Model file sha256: ([0-9a-f]{64})", card, re.MULTILINE)
-        model = {
-            "name": best["model"],
-            "test_accuracy": best["test_accuracy"],
-            "sha256": sha256.group(1) if sha256 else "unknown",
-        }
+            model = {"name": best["model"], "test_accuracy": best["test_accuracy"],
+                     "sha256": best["sha256"]}  # fmt: skip
+        except (OSError, ValueError, KeyError) as err:
+            message = f"{folder / 'best.json'}: unreadable ({err}); run `dvc repro export`"
+            raise UserError(message) from None
         keras_model = load_model(folder / "model.keras")
         numbers = None
         if (number_reader / "confidence.json").is_file():
@@ -157,90 +152,110 @@ def probability_chart(reading: Reading, threshold: float) -> Figure:
     return figure
 
 
-def page(reader: Reader) -> gr.Blocks:
-    model = reader.model
+def page(served: Served) -> gr.Blocks:
+    """The page: a canvas and an upload on the left, the answer and what the model saw on the
+    right."""
+    model = served.model
     with gr.Blocks(title="MNIST digit reader", analytics_enabled=False) as blocks:
         gr.Markdown(
             f"# Read handwritten digits\nModel `{model['name']}`, test accuracy "
             f"{model['test_accuracy']:.2%}, model.keras sha256 `{short(model['sha256'])}` "
-            f"(models/best/MODEL_CARD.md). Digits below {reader.threshold:.1%} probability "
+            f"(models/best/MODEL_CARD.md). Digits below {served.threshold:.1%} probability "
             "are doubtful. Programs: `POST /api/read` with the image's bytes (README)."
         )
         with gr.Row():
             with gr.Column():
-                with gr.Tab("Draw"):
-                    drawing = gr.Sketchpad(
-                        label="Pick the brush (left), then draw one digit or a row of them",
-                        type="pil",
-                        image_mode="RGB",
-                        canvas_size=(840, 280),
-                        brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=9),
-                        layers=False,
-                        transforms=(),
-                        elem_id="drawing",
-                    )
-                    read_drawing = gr.Button("Read the drawing", variant="primary")
-                with gr.Tab("Upload"):
-                    upload = gr.File(
-                        label="A photo or scan (PNG, JPEG, ...)",
-                        file_types=["image"],
-                        type="filepath",
-                        elem_id="upload",
-                    )
-                    read_upload = gr.Button("Read the upload", variant="primary")
-                expected = gr.Number(
-                    label="Digits expected (0: any)", value=0, minimum=0, maximum=40, precision=0
-                )
+                drawing, read_drawing, upload, read_upload, expected = input_column()
             with gr.Column():
-                answer = gr.HTML(label="Answer", elem_id="answer")
-                chart = gr.Plot(label="Calibrated probability of each digit", elem_id="chart")
-                seen = gr.Image(
-                    label="What the model read (28x28 each)",
-                    height=SHOWN_SIDE + 40,
-                    buttons=["download"],
-                    elem_id="seen",
-                )
-                saliency = gr.Image(
-                    label="Integrated gradients, single digit: red raised the answer",
-                    height=SHOWN_SIDE + 40,
-                    buttons=["download"],
-                    elem_id="saliency",
-                )
-
-        def respond(source, digits, name):
-            count = int(digits) if digits else None
-            if count is not None and not 1 <= count <= 40:
-                raise gr.Error(f"digits expected: {count} is not between 1 and 40")
-            try:
-                reading, frames = reader.read(source, count, name)
-            except UserError as err:
-                raise gr.Error(str(err), print_exception=False) from None
-            chart = probability_chart(reading, reader.threshold)
-            strip = enlarge(np.concatenate(list(frames), axis=1))
-            ig = reader.attribution(frames[0], int(reading.digits)) if len(frames) == 1 else None
-            return answer_html(reading), chart, strip, ig
-
-        def from_drawing(sketch, digits):
-            composite = sketch and sketch.get("composite")
-            if composite is None or np.asarray(composite.convert("L")).min() > 200:
-                raise gr.Error("The canvas is empty: draw a digit first.", print_exception=False)
-            png = io.BytesIO()
-            composite.save(png, format="PNG")
-            png.seek(0)
-            return respond(png, digits, "the drawing")
-
-        def from_upload(path, digits):
-            if not path:
-                raise gr.Error("No file uploaded yet.", print_exception=False)
-            return respond(Path(path), digits, Path(path).name)
-
-        outputs = [answer, chart, seen, saliency]
+                outputs = output_column()
+        from_drawing, from_upload = handlers(served)
         read_drawing.click(from_drawing, [drawing, expected], outputs, api_visibility="private")
         read_upload.click(from_upload, [upload, expected], outputs, api_visibility="private")
     return blocks
 
 
-def app(reader: Reader) -> FastAPI:
+def input_column() -> tuple:
+    """(the canvas, its button, the upload, its button, the digits expected)."""
+    with gr.Tab("Draw"):
+        drawing = gr.Sketchpad(
+            label="Pick the brush (left), then draw one digit or a row of them",
+            type="pil",
+            image_mode="RGB",
+            canvas_size=(840, 280),
+            brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=9),
+            layers=False,
+            transforms=(),
+            elem_id="drawing",
+        )
+        read_drawing = gr.Button("Read the drawing", variant="primary")
+    with gr.Tab("Upload"):
+        upload = gr.File(
+            label="A photo or scan (PNG, JPEG, ...)",
+            file_types=["image"],
+            type="filepath",
+            elem_id="upload",
+        )
+        read_upload = gr.Button("Read the upload", variant="primary")
+    expected = gr.Number(
+        label="Digits expected (0: any)", value=0, minimum=0, maximum=40, precision=0
+    )
+    return drawing, read_drawing, upload, read_upload, expected
+
+
+def output_column() -> list:
+    """[the answer, the probability chart, the digits as the model saw them, the saliency]."""
+    answer = gr.HTML(label="Answer", elem_id="answer")
+    chart = gr.Plot(label="Calibrated probability of each digit", elem_id="chart")
+    seen = gr.Image(
+        label="What the model read (28x28 each)",
+        height=SHOWN_SIDE + 40,
+        buttons=["download"],
+        elem_id="seen",
+    )
+    saliency = gr.Image(
+        label="Integrated gradients, single digit: red raised the answer",
+        height=SHOWN_SIDE + 40,
+        buttons=["download"],
+        elem_id="saliency",
+    )
+    return [answer, chart, seen, saliency]
+
+
+def handlers(served: Served) -> tuple:
+    """(read the drawing, read the upload): each gives output_column's four values, or shows
+    one line of error on the page."""
+
+    def respond(source, digits, name):
+        count = int(digits) if digits else None
+        if count is not None and not 1 <= count <= 40:
+            raise gr.Error(f"digits expected: {count} is not between 1 and 40")
+        try:
+            reading, frames = served.read(source, count, name)
+        except UserError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        chart = probability_chart(reading, served.threshold)
+        strip = enlarge(np.concatenate(list(frames), axis=1))
+        ig = served.attribution(frames[0], int(reading.digits)) if len(frames) == 1 else None
+        return answer_html(reading), chart, strip, ig
+
+    def from_drawing(sketch, digits):
+        composite = sketch and sketch.get("composite")
+        if composite is None or np.asarray(composite.convert("L")).min() > 200:
+            raise gr.Error("The canvas is empty: draw a digit first.", print_exception=False)
+        png = io.BytesIO()
+        composite.save(png, format="PNG")
+        png.seek(0)
+        return respond(png, digits, "the drawing")
+
+    def from_upload(path, digits):
+        if not path:
+            raise gr.Error("No file uploaded yet.", print_exception=False)
+        return respond(Path(path), digits, Path(path).name)
+
+    return from_drawing, from_upload
+
+
+def app(served: Served) -> FastAPI:
     """The page at /, and POST /api/read: image bytes in (?digits=N optional), JSON out."""
     api = FastAPI(title="MNIST digit reader")
     limit = MAX_UPLOAD_MB * 2**20
@@ -259,15 +274,15 @@ def app(reader: Reader) -> FastAPI:
             return JSONResponse({"error": "request body: empty; send the image's bytes"}, 400)
         try:
             reading, _ = await run_in_threadpool(
-                reader.read, io.BytesIO(bytes(body)), digits, "request body"
+                served.read, io.BytesIO(bytes(body)), digits, "request body"
             )
         except UserError as err:
             return JSONResponse({"error": str(err)}, 400)
-        return JSONResponse(reader.as_json(reading))
+        return JSONResponse(served.as_json(reading))
 
     return gr.mount_gradio_app(
         api,
-        page(reader),
+        page(served),
         path="/",
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         footer_links=["gradio", "settings"],
@@ -301,9 +316,9 @@ def main(argv: list[str] | None = None) -> None:
     args = args.parse_args(argv)
 
     check_port(args.host, args.port)
-    reader = Reader.load(args.model, args.reader)
-    print(f"demo: {reader.model['name']} on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app(reader), host=args.host, port=args.port, log_level="warning")
+    served = Served.load(args.model, args.reader)
+    print(f"demo: {served.model['name']} on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app(served), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ below it, the doubtful digits, or the least sure one, are in brackets. With --di
 reading of another length needs a person too. That is an answer, not an error: the exit code
 stays 0. A file that is not an image, is too large to read
 safely or holds no ink gets one error line, and the others go on; the exit code is 1 then.
-Any image Pillow opens, one digit or a row of them (mnist_nas.reading.reader).
+Any image Pillow opens, one digit or a row of them (mnist_nas.reading.images).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
-from mnist_nas.reading.reader import Reading, open_image, to_digits
+from mnist_nas.reading.images import Reading, open_image, to_digits
 
 
 def probability(text: str) -> float:

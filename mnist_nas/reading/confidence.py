@@ -18,22 +18,25 @@ FEATURES = (
     "log_second",  # log of the lowest probability the second reader gives a digit as read
     "paired",  # digits read by the pair reader
 )
-TINY = 1e-6
+# The features' floor: a probability under it counts as it, so that one digit the second
+# reader rules out entirely (a float32 softmax reaches 0) does not dominate the standardised
+# regression. A bound on a feature, not a guard of the log, unlike calibration.FEATURE_FLOOR.
+FEATURE_FLOOR = 1e-6
 
 
 def features(probs: np.ndarray, share: float, second: np.ndarray, paired: np.ndarray) -> list:
     """FEATURES of one reading: its digits' probabilities [n, 10] (the reader's), the path's
     share, the second reader's probabilities [n, 10] and which digits were read as pairs."""
     top = np.sort(probs, axis=1)
-    log_probs = np.log(np.maximum(top[:, -1], TINY))
+    log_probs = np.log(np.maximum(top[:, -1], FEATURE_FLOOR))
     seconds = second[np.arange(len(probs)), probs.argmax(axis=1)]
     return [
         float(log_probs.min()),
         float((top[:, -1] - top[:, -2]).min()),
         float(log_probs.mean()),
-        float(np.log(max(share, TINY))),
+        float(np.log(max(share, FEATURE_FLOOR))),
         float((probs.argmax(axis=1) != second.argmax(axis=1)).sum()),
-        float(np.log(np.maximum(seconds, TINY)).min()),
+        float(np.log(np.maximum(seconds, FEATURE_FLOOR)).min()),
         float(np.sum(paired)),
     ]
 
@@ -69,15 +72,10 @@ def predict(fitted: dict, table: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-(z @ np.array(fitted["coef"]) + fitted["intercept"])))
 
 
-def expected_calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 15) -> float:
-    """The gap between the stated probability of being right and the share right, averaged
-    over `bins` equal-width bins weighted by their size."""
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    gap = 0.0
-    for b in np.unique(which):
-        inside = which == b
-        gap += inside.sum() * abs(confidence[inside].mean() - right[inside].mean())
-    return float(gap / len(confidence))
+def right_length(table) -> np.ndarray:
+    """Which readings (rows with "read" and "truth") have as many digits as the number: the
+    reader knows a phone number's length, so a reading of another length is never accepted."""
+    return (table["read"].str.len() == table["truth"].str.len()).to_numpy()
 
 
 def choose(table, max_wrong_accepted: float, seed: int) -> tuple[dict, dict]:
@@ -85,19 +83,22 @@ def choose(table, max_wrong_accepted: float, seed: int) -> tuple[dict, dict]:
     lowest threshold at which at most `max_wrong_accepted` of the numbers it accepts are wrong
     (a reading of the wrong length is never accepted). Returns (what the reader stores, the
     measures on those numbers)."""
-    from mnist_nas.scoring.calibration import lowest_safe_threshold
+    from mnist_nas.scoring.calibration import (
+        expected_calibration_error,
+        lowest_safe_threshold,
+        wrong_among_accepted,
+    )
 
     right = (table["read"] == table["truth"]).to_numpy()
-    complete = (table["read"].str.len() == table["truth"].str.len()).to_numpy()
     fitted = fit(table[list(FEATURES)].to_numpy(), right, seed)
-    sure = np.where(complete, predict(fitted, table[list(FEATURES)].to_numpy()), 0.0)
+    sure = np.where(right_length(table), predict(fitted, table[list(FEATURES)].to_numpy()), 0.0)
     threshold = lowest_safe_threshold(sure, ~right, max_wrong_accepted)
     accepted = sure >= threshold
     measures = {
         "numbers": int(len(table)),
         "read": round(float(right.mean()), 6),
         "accepted": round(float(accepted.mean()), 6),
-        "wrong_among_accepted": round(float((accepted & ~right).sum() / max(1, accepted.sum())), 6),
+        "wrong_among_accepted": round(wrong_among_accepted(~right, accepted), 6),
         "ece": round(expected_calibration_error(sure, right), 6),
         "threshold": round(threshold, 6),
     }

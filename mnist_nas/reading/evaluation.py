@@ -16,10 +16,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from mnist_nas.errors import UserError
-from mnist_nas.reading.confidence import FEATURES, expected_calibration_error
+from mnist_nas.reading.confidence import FEATURES, right_length
 from mnist_nas.reading.ink import find_ink, to_grey
 from mnist_nas.reading.number import NumberReader
 from mnist_nas.reading.synthetic import number_image
+from mnist_nas.scoring.calibration import (
+    expected_calibration_error,
+    risk_by_coverage,
+    wrong_among_accepted,
+)
 
 KINDS = ("separated", "touching")
 PER_DAY = 2100  # 35 restaurants x 30 tables x 2 sittings
@@ -32,16 +37,16 @@ def right_digits(truth: str, read: str) -> int:
 
 
 def summary(table: pd.DataFrame) -> dict:
-    accepted, wrong = table["accepted"], table["read"] != table["truth"]
-    complete = table["read"].str.len() == table["truth"].str.len()
+    accepted, wrong = table["accepted"].to_numpy(), (table["read"] != table["truth"]).to_numpy()
+    complete = right_length(table)
     sure = np.where(complete, table["confidence"].fillna(0.0), 0.0)
     share = {
-        "number_ece": expected_calibration_error(sure, ~wrong.to_numpy()),
+        "number_ece": expected_calibration_error(sure, ~wrong),
         "digit_accuracy": table["right_digits"].sum() / table["truth"].str.len().sum(),
         "number_accuracy": 1 - wrong.mean(),
-        "segmentation_errors": (table["read"].str.len() != table["truth"].str.len()).mean(),
+        "segmentation_errors": 1 - complete.mean(),
         "accepted": accepted.mean(),
-        "wrong_among_accepted": (wrong & accepted).sum() / max(1, accepted.sum()),
+        "wrong_among_accepted": wrong_among_accepted(wrong, accepted),
     }
     per_day = {
         "sent_automatically": PER_DAY * accepted.mean(),
@@ -60,12 +65,9 @@ def risk_coverage(table: pd.DataFrame, points: int = 101) -> pd.DataFrame:
     each kind of number; a reading of the wrong length comes last."""
     curve = {"coverage": np.linspace(0, 1, points)[1:]}
     for kind, numbers in table.groupby("kind"):
-        complete = numbers["read"].str.len() == numbers["truth"].str.len()
-        confidence = np.where(complete, numbers["confidence"], -1)
-        wrong = (numbers["read"] != numbers["truth"]).to_numpy()[
-            np.argsort(-confidence, kind="stable")
-        ]
-        risk = np.cumsum(wrong) / np.arange(1, len(wrong) + 1)
+        confidence = np.where(right_length(numbers), numbers["confidence"], -1)
+        wrong = (numbers["read"] != numbers["truth"]).to_numpy()
+        _, risk = risk_by_coverage(confidence, wrong)
         kept = np.maximum(1, np.round(curve["coverage"] * len(wrong)).astype(int))
         curve[kind] = risk[kept - 1]
     return pd.DataFrame(curve).round(6)

@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 
 from mnist_nas.reading import confidence, segment
+from mnist_nas.reading.images import Reading
 from mnist_nas.reading.ink import find_ink, to_grey
-from mnist_nas.reading.reader import Reading
 
 
 @dataclass

@@ -92,7 +92,7 @@ def row_examples(
     layout = segment.layout(ink, len(digits))
     if layout is None:
         return
-    rows, cols = layout.pixels[:2]
+    rows, cols = layout.pixels.rows, layout.pixels.cols
     source = owners_of(owner, ink.shape)[rows, cols]
     sizes = np.bincount(source[source >= 0], minlength=len(digits))
     edges, _ = segment.candidates(layout, len(digits), pairs=True)

@@ -16,10 +16,13 @@ classifier, a component is cut into as many parts as it is typical digits wide.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 from skimage import measure
+
+from mnist_nas.contract import NUM_CLASSES, TINY
 
 OVERLAP = 0.5  # components overlapping by half the narrower one's width are one digit
 FRAGMENT = 0.45  # digit heights: lower components are parts of a digit
@@ -30,7 +33,6 @@ WIDER = 1.25  # digit heights: with the count unknown, only components this wide
 LONGEST = 1.4  # digit heights: no piece of the graph is wider
 PAIR_NARROWEST = 0.9  # digit heights: narrower pieces are never read as two digits
 PAIR_WIDEST = 2.6  # digit heights: nor wider ones
-DIGITS = 10  # the digit classes; a reader's further outputs say "not one digit"
 
 
 def digit_inks(ink: np.ndarray, classify=None, count: int | None = None) -> list[np.ndarray]:
@@ -50,14 +52,14 @@ def read_row(ink: np.ndarray, classify=None, count: int | None = None, pair=None
     if row is None:
         return ([Digit(ink)] if ink.any() else []), 1.0
     if classify is None:
-        pieces = split_by_width(row.groups, row.x, row.pixels[2], row.height)
+        pieces = split_by_width(row.groups, row.x, row.pixels.ink, row.height)
         return [Digit(row.paint(piece)) for piece in pieces], 1.0
     path = read_best(row, classify, count, pair)
     if path is None:
         return [Digit(row.paint(group)) for group in row.groups], 1.0
     digits = []
     for piece, probs in zip(path.pieces, path.probs, strict=True):
-        parts = cut(piece.index, 2, row.x, row.pixels[2]) if piece.digits == 2 else [piece.index]
+        parts = cut(piece.index, 2, row.x, row.pixels.ink) if piece.digits == 2 else [piece.index]
         if len(parts) < piece.digits:  # too thin to cut: both digits share the ink
             parts = [piece.index] * piece.digits
         paired = piece.digits == 2
@@ -77,13 +79,22 @@ class Digit:
     paired: bool = False
 
 
+class Pixels(NamedTuple):
+    """The inked pixels of a row: their rows, columns and ink, and the ink map's shape."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    ink: np.ndarray
+    shape: tuple
+
+
 @dataclass
 class Layout:
-    """A row's ink seen along its slant: its pixels (rows, columns, ink, the map's shape), each
-    pixel's column along the slant `x`, the components joined into digit groups (indices
-    into the pixels), and the typical digit height."""
+    """A row's ink seen along its slant: its pixels, each pixel's column along the slant `x`,
+    the components joined into digit groups (indices into the pixels), and the typical digit
+    height."""
 
-    pixels: tuple
+    pixels: Pixels
     x: np.ndarray
     groups: list[np.ndarray]
     height: float
@@ -111,11 +122,11 @@ def layout(ink: np.ndarray, count: int | None = None) -> Layout | None:
     owner = labels[rows, cols]
     groups = merge([[region.label] for region in regions], owner, x, rows, height)
     groups = [np.flatnonzero(np.isin(owner, group)) for group in groups]
-    return Layout((rows, cols, ink[rows, cols], ink.shape), x, groups, height)
+    return Layout(Pixels(rows, cols, ink[rows, cols], ink.shape), x, groups, height)
 
 
-def paint(piece: np.ndarray, pixels) -> np.ndarray:
-    """The ink map of the pixels `piece` (indices into `pixels`: rows, columns, ink, shape)."""
+def paint(piece: np.ndarray, pixels: Pixels) -> np.ndarray:
+    """The ink map of the pixels `piece` (indices into `pixels`)."""
     rows, cols, values, shape = pixels
     ink = np.zeros(shape, np.float64)
     ink[rows[piece], cols[piece]] = values[piece]
@@ -198,7 +209,7 @@ class Piece:
 
 
 @dataclass
-class Path:
+class GraphReading:
     """The reading the graph chose: its pieces, left to right, each piece's probabilities
     ([digits, 10], None without a classifier), and the path's share of the probability of every
     reading of the same length (1: no other reading was possible)."""
@@ -220,7 +231,7 @@ def candidates(row: Layout, count: int | None, pairs: bool):
     position = np.zeros(len(x))
     cuts, boundaries, offset = [0], set(), 0
     for index in groups:
-        column, profile = profile_of(index, x, pixels[2])
+        column, profile = profile_of(index, x, pixels.ink)
         position[index] = offset + column
         if len(profile) > (0.95 if count else WIDER) * height:
             thin, _ = find_peaks(-profile, distance=max(1, round(0.08 * height)))
@@ -239,7 +250,7 @@ def candidates(row: Layout, count: int | None, pairs: bool):
             part = np.flatnonzero((position >= start) & (position < cuts[j]))
             if len(part) == 0:
                 continue
-            wide, tall = np.ptp(x[part]) + 1, np.ptp(pixels[0][part]) + 1
+            wide, tall = np.ptp(x[part]) + 1, np.ptp(pixels.rows[part]) + 1
             if tall < FRAGMENT * height:
                 continue
             if 0.08 * height <= wide <= LONGEST * height:
@@ -249,13 +260,13 @@ def candidates(row: Layout, count: int | None, pairs: bool):
     return edges, len(cuts)
 
 
-def connected(part: np.ndarray, pixels) -> bool:
+def connected(part: np.ndarray, pixels: Pixels) -> bool:
     """Whether the pixels `part` are one connected stroke (a touching pair is)."""
     return measure.label(paint(part, pixels) > 0, connectivity=2).max() == 1
 
 
-def read_best(row: Layout, classify, count: int | None, pair=None) -> Path | None:
-    """The Path through the segmentation graph whose pieces' readings are most likely all
+def read_best(row: Layout, classify, count: int | None, pair=None) -> GraphReading | None:
+    """The reading through the segmentation graph whose pieces' readings are most likely all
     right (module docstring). `pair` (uint8 [n, 28, 56] -> probabilities [n, 2, 10+]) reads
     pieces that may hold two touching digits."""
     if len(row.groups) == 1 and not count:
@@ -269,13 +280,13 @@ def read_best(row: Layout, classify, count: int | None, pair=None) -> Path | Non
     probs = {}
     if singles:
         frames = np.stack([to_mnist_frame(paint(edges[e].index, pixels)) for e in singles])
-        probs.update(zip(singles, classify(frames)[:, None, :DIGITS], strict=True))
+        probs.update(zip(singles, classify(frames)[:, None, :NUM_CLASSES], strict=True))
     if doubles:
         frames = np.stack([to_pair_frame(paint(edges[e].index, pixels)) for e in doubles])
-        probs.update(zip(doubles, pair(frames)[:, :, :DIGITS], strict=True))
+        probs.update(zip(doubles, pair(frames)[:, :, :NUM_CLASSES], strict=True))
     scores = {}
     for edge, piece in edges.items():
-        score = np.log(np.maximum(probs[edge].max(axis=1), 1e-12)).sum()
+        score = np.log(np.maximum(probs[edge].max(axis=1), TINY)).sum()
         # Squeezed into 28x28, two digits can pass for one (77 for a flat 7): pieces wider than
         # digits are written are penalised (MNIST's widest 1% are 1.4 heights wide).
         scores[edge] = score - (max(0.0, piece.width / height - WIDEST * piece.digits) / 0.15) ** 2
@@ -285,7 +296,7 @@ def read_best(row: Layout, classify, count: int | None, pair=None) -> Path | Non
     if found is None:
         return None
     path, share = found
-    return Path([edges[e] for e in path], [probs[e] for e in path], share)
+    return GraphReading([edges[e] for e in path], [probs[e] for e in path], share)
 
 
 def best_path(scores: dict, nodes: int, count: int | None):

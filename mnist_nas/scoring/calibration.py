@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mnist_nas.contract import DIGITS
+from mnist_nas.contract import TINY
+from mnist_nas.scoring.metrics import log_loss
 
-TINY = 1e-30  # probabilities are floored here before the log: a float32 softmax can reach 0
 BINS = 15  # equal-width confidence bins of the expected calibration error and the diagram
 
 
@@ -20,12 +20,6 @@ def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
 
     logits = np.log(np.maximum(np.asarray(probs, np.float64), TINY))
     return softmax(logits / temperature, axis=1)
-
-
-def log_loss(y: np.ndarray, probs: np.ndarray) -> float:
-    from sklearn.metrics import log_loss as sklearn_log_loss
-
-    return float(sklearn_log_loss(y, np.clip(probs, TINY, 1), labels=list(DIGITS)))
 
 
 def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
@@ -42,44 +36,64 @@ def fit_temperature(y: np.ndarray, probs: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def reliability(y: np.ndarray, probs: np.ndarray) -> list[dict]:
-    """Per confidence bin (of the top class): how many digits, their mean confidence and their
-    accuracy. Empty bins are left out."""
-    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
-    which = np.clip(np.ceil(confidence * BINS).astype(int) - 1, 0, BINS - 1)
+def top_class(y: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each digit's confidence: its top class probability, whether that class is right)."""
+    return probs.max(axis=1), probs.argmax(axis=1) == y
+
+
+def reliability(confidence: np.ndarray, right: np.ndarray) -> list[dict]:
+    """Per confidence bin: how many items, their mean confidence and the share right. The bins
+    are BINS equal-width intervals (a, b], as in Guo et al. (2017) and scikit-learn's
+    calibration_curve (a confidence of 0 falls in the first); empty bins are left out."""
+    edges = np.linspace(0, 1, BINS + 1)
+    which = np.searchsorted(edges[1:-1], confidence)
     return [
         {
-            "bin": f"{b / BINS:.3f}-{(b + 1) / BINS:.3f}",
+            "bin": f"{edges[b]:.3f}-{edges[b + 1]:.3f}",
             "count": int((which == b).sum()),
             "confidence": float(confidence[which == b].mean()),
-            "accuracy": float(correct[which == b].mean()),
+            "accuracy": float(right[which == b].mean()),
         }
         for b in range(BINS)
         if (which == b).any()
     ]
 
 
-def expected_calibration_error(y: np.ndarray, probs: np.ndarray) -> float:
-    """The gap between confidence and accuracy, averaged over the bins weighted by their size."""
-    table = reliability(y, probs)
-    return sum(row["count"] * abs(row["confidence"] - row["accuracy"]) for row in table) / len(y)
+def expected_calibration_error(confidence: np.ndarray, right: np.ndarray) -> float:
+    """The gap between confidence and the share right, averaged over the reliability bins
+    weighted by their size."""
+    table = reliability(confidence, right)
+    gaps = sum(row["count"] * abs(row["confidence"] - row["accuracy"]) for row in table)
+    return float(gaps / len(confidence))
+
+
+def risk_by_coverage(confidence: np.ndarray, wrong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Most confident first: (the confidences in that order, the share wrong among the k most
+    confident for k = 1, 2, ...). Ties keep their order."""
+    order = np.argsort(-confidence, kind="stable")
+    return confidence[order], np.cumsum(wrong[order]) / np.arange(1, len(wrong) + 1)
+
+
+def wrong_among_accepted(wrong: np.ndarray, accepted: np.ndarray) -> float:
+    """The share of the accepted items that are wrong; 0 when nothing is accepted (nothing is
+    sent, so nothing is sent wrong)."""
+    return float((wrong & accepted).sum() / max(1, accepted.sum()))
 
 
 def choose_threshold(y: np.ndarray, probs: np.ndarray, max_wrong_accepted: float) -> float:
     """The lowest confidence threshold at which at most `max_wrong_accepted` of the accepted
     digits (those whose top probability reaches it) are wrong: the most digits read
     automatically at that risk. Meant for the validation split."""
-    return lowest_safe_threshold(probs.max(axis=1), probs.argmax(axis=1) != y, max_wrong_accepted)
+    confidence, right = top_class(y, probs)
+    return lowest_safe_threshold(confidence, ~right, max_wrong_accepted)
 
 
 def lowest_safe_threshold(confidence: np.ndarray, wrong: np.ndarray, max_wrong_accepted: float):
     """The lowest threshold on `confidence` at which at most `max_wrong_accepted` of the items
     that reach it are `wrong`; above 1 when there is none."""
-    order = np.argsort(-confidence, kind="stable")
-    risk = np.cumsum(wrong[order]) / np.arange(1, len(wrong) + 1)
+    sorted_confidence, risk = risk_by_coverage(confidence, wrong)
     # Accepting the k most confident is possible only at a threshold that keeps all of them and
     # every digit tied with the k-th; the largest k whose risk is low enough wins.
-    sorted_confidence = confidence[order]
     for k in np.flatnonzero(risk <= max_wrong_accepted)[::-1] + 1:
         if k == len(wrong) or sorted_confidence[k] < sorted_confidence[k - 1]:
             return float(sorted_confidence[k - 1])
@@ -88,9 +102,12 @@ def lowest_safe_threshold(confidence: np.ndarray, wrong: np.ndarray, max_wrong_a
 
 def at_threshold(y: np.ndarray, probs: np.ndarray, threshold: float) -> dict:
     """The share of digits accepted at `threshold`, and the share of those read wrong."""
-    accepted = probs.max(axis=1) >= threshold
-    wrong = accepted & (probs.argmax(axis=1) != y)
-    return {"accepted": accepted.mean(), "wrong_among_accepted": wrong.sum() / accepted.sum()}
+    confidence, right = top_class(y, probs)
+    accepted = confidence >= threshold
+    return {
+        "accepted": accepted.mean(),
+        "wrong_among_accepted": wrong_among_accepted(~right, accepted),
+    }
 
 
 def calibrate(val: tuple, test: tuple, max_wrong_accepted: float):
@@ -109,13 +126,13 @@ def calibrate(val: tuple, test: tuple, max_wrong_accepted: float):
         "val_log_loss_after": log_loss(y_val, val_scaled),
         "test_log_loss_before": log_loss(y_test, test_probs),
         "test_log_loss_after": log_loss(y_test, test_scaled),
-        "test_ece_before": expected_calibration_error(y_test, test_probs),
-        "test_ece_after": expected_calibration_error(y_test, test_scaled),
+        "test_ece_before": expected_calibration_error(*top_class(y_test, test_probs)),
+        "test_ece_after": expected_calibration_error(*top_class(y_test, test_scaled)),
         **{f"val_{k}": v for k, v in at_threshold(y_val, val_scaled, threshold).items()},
         **{f"test_{k}": v for k, v in at_threshold(y_test, test_scaled, threshold).items()},
     }
     tables = {
-        which: pd.DataFrame(reliability(y_test, probs)).round(6)
+        which: pd.DataFrame(reliability(*top_class(y_test, probs))).round(6)
         for which, probs in (("raw", test_probs), ("calibrated", test_scaled))
     }
     return fitted, {key: round(float(value), 6) for key, value in measures.items()}, tables

@@ -12,11 +12,17 @@ import pandas as pd
 from mnist_nas.contract import DIGITS
 
 
+def log_loss(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Mean negative log probability of the true digit, over all ten (scikit-learn's; it clips
+    probabilities to its dtype's epsilon, so a probability of 0 costs a finite loss)."""
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    return float(sklearn_log_loss(y_true, probs, labels=list(DIGITS)))
+
+
 def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """Accuracy, loss and macro F1 of predicted class probabilities."""
     from sklearn import metrics
-
-    from mnist_nas.scoring.selection import log_loss
 
     y_pred = probs.argmax(axis=1)
     return {

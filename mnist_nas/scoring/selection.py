@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnist_nas.errors import UserError
+from mnist_nas.scoring.metrics import log_loss
 
 LOWER_IS_BETTER = {"val_loss"}
 
@@ -34,13 +35,6 @@ def select_best(leaderboard: dict[str, dict], select_by: str) -> str:
         sorted(leaderboard),
         key=lambda name: (sign * leaderboard[name][select_by], leaderboard[name]["params"]),
     )
-
-
-def log_loss(y_true: np.ndarray, probs: np.ndarray) -> float:
-    """Mean negative log probability of the true digit (scikit-learn's, over all ten)."""
-    from sklearn.metrics import log_loss as sklearn_log_loss
-
-    return float(sklearn_log_loss(y_true, probs, labels=range(probs.shape[1])))
 
 
 def ensemble_members(

@@ -35,7 +35,7 @@ def automodel(nas: NasParams, seed: int, directory: Path):
         project_name=directory.name,
         max_trials=nas.max_trials,
         objective=nas.objective,
-        tuner=timed(get_tuner_class(nas.tuner), nas.max_mflops),
+        tuner=timed(get_tuner_class(nas.tuner), nas.max_mflops, seed),
         seed=seed,
         max_model_size=nas.max_model_size,
         **options,

@@ -163,10 +163,26 @@ class WorkerFinished(Exception):
     fetch the best model and save it a second time: only the chief writes the model."""
 
 
-def timed(tuner_class: type, max_mflops: float) -> type:
+def fed_as_datasets(fit, seed: int):
+    """Keras' `fit` of a trial's model, its numpy arrays (AutoKeras passes nothing else) fed
+    as runtime.dataset batches, shuffled with `seed` each epoch, as every fit here is fed
+    (runtime.dataset says why)."""
+    from mnist_nas.training import runtime
+
+    def fit_batches(x, y, batch_size, validation_data, **kwargs):
+        batches = runtime.dataset(x, y, batch_size, shuffle_seed=seed)
+        validation = runtime.dataset(*validation_data, batch_size)
+        kwargs.pop("shuffle", None)
+        return fit(batches, validation_data=validation, **kwargs)
+
+    return fit_batches
+
+
+def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
     """The AutoKeras tuner class, also saving each trial's wall time, size, cost and worker,
-    skipping models over `max_mflops` (as keras-tuner skips those over max_model_size), and
-    stopping a distributed worker after its last trial (WorkerFinished)."""
+    skipping models over `max_mflops` (as keras-tuner skips those over max_model_size),
+    feeding each trial's fit as datasets shuffled with `seed` (fed_as_datasets), and stopping
+    a distributed worker after its last trial (WorkerFinished)."""
 
     class TimedTuner(tuner_class):
         trials_run: list[str] = []
@@ -174,6 +190,7 @@ def timed(tuner_class: type, max_mflops: float) -> type:
 
         def _try_build(self, hp):
             model = super()._try_build(hp)
+            model.fit = fed_as_datasets(model.fit, seed)
             self._trial_params, self._trial_mflops = model.count_params(), forward_mflops(model)
             if self._trial_started is not None and self._trial_mflops > max_mflops:
                 raise kt.errors.FailedTrialError(

@@ -11,9 +11,11 @@ import re
 import time
 from pathlib import Path
 
+from mnist_nas import paths
 from mnist_nas.data.splits import stratified_subset
 from mnist_nas.errors import UserError
 from mnist_nas.files import atomic_path
+from mnist_nas.params import Params
 
 # Seconds go to time.json, not here: timings vary from run to run, the rest must not.
 COLUMNS = [
@@ -92,3 +94,19 @@ def wait_for_chief(directory: Path, seconds: float = 120) -> None:
                 "start the chief first, with the same params.yaml, data and NAS_SEARCH_DIR"
             )
         time.sleep(1)
+
+
+def search_folder(params: Params, role: str | None) -> Path:
+    """The search's folder, keyed by everything that shapes it (resume_dir): a chief or a single
+    process announces a resume; a worker waits for its chief's folder."""
+    from mnist_nas.training.resume import resume_dir
+
+    root = os.environ.get("NAS_SEARCH_DIR", paths.RESUME / "nas")
+    final_settings = params.train.model_dump(include={"patience", "lr_schedule"})
+    key = [params.nas.model_dump(), params.seed or 1, final_settings]
+    directory = resume_dir(root, "search", key, remove_stale=role != "worker")
+    if role == "worker":
+        wait_for_chief(directory)
+    elif (directory / "oracle.json").exists():
+        print(f"nas: resuming the search in {directory}")
+    return directory

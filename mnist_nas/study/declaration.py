@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mnist_nas import paths
 from mnist_nas.errors import UserError
-from mnist_nas.params import Params, read_yaml
+from mnist_nas.params import Params, read_yaml, refused
 
 # A grid axis value that is a mapping may name itself and its stage with these; its other keys
 # are params.
@@ -61,20 +61,13 @@ class Run(BaseModel):
                 for arg in ("-S", f"{key}={json.dumps(value, separators=(',', ':'))}")]  # fmt: skip
 
 
-def first_error(err: ValidationError) -> str:
-    """`key: message (got value)` of the first thing pydantic refused."""
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
-    return f"{key}: {first['msg']} (got {first['input']!r})"
-
-
 def load(path: Path = paths.DECLARATIONS) -> Declarations:
     try:
         return Declarations.model_validate(read_yaml(path))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except ValidationError as err:
-        raise UserError(f"{path}: {first_error(err)}") from None
+        raise UserError(f"{path}: {refused(err)}") from None
 
 
 def show(value: Any) -> str:
@@ -133,4 +126,4 @@ def check(run: Run, params_file: Path = paths.PARAMS) -> None:
     except UserError as err:
         raise UserError(f"{run.experiment}: {err}") from None
     except ValidationError as err:
-        raise UserError(f"{run.experiment}: {first_error(err)}") from None
+        raise UserError(f"{run.experiment}: {refused(err)}") from None

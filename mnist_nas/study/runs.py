@@ -67,12 +67,13 @@ def queue(runs: list[Run]) -> None:
         dvc("exp", "run", "--queue", "--name", run.experiment, *run.set_args(), run.target)
 
 
-def thread_settings(jobs: int) -> dict[str, str]:
-    """What `make queue` gives parallel jobs: cores/jobs intra-op threads, one inter-op."""
+def thread_settings(jobs: int, threads: str | None = None, cores: int | None = None) -> dict:
+    """TensorFlow's threads for each of `jobs` parallel jobs: `threads` (default cores/jobs)
+    intra-op threads and one inter-op thread; a single job keeps TensorFlow's own."""
     if jobs == 1:
         return {}
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+    threads = threads or str(max(1, (cores or os.cpu_count() or 1) // jobs))
+    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"}
 
 
 def queue_states(names: set[str]) -> tuple[dict[str, str], int] | None:
@@ -90,9 +91,10 @@ def queue_states(names: set[str]) -> tuple[dict[str, str], int] | None:
     return states, sum(map(int, workers.groups())) if workers else 0
 
 
-def start_workers(jobs: int) -> None:
-    """Bring the queue up to `jobs` workers (DVC starts only the missing ones)."""
-    env = {**os.environ, **thread_settings(jobs)}
+def start_workers(jobs: int, threads: str | None = None) -> None:
+    """Bring the queue up to `jobs` workers (DVC starts only the missing ones), each with
+    thread_settings(jobs, threads): `make queue` and mnist-study."""
+    env = {**os.environ, **thread_settings(jobs, threads)}
     subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 

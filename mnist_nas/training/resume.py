@@ -26,14 +26,19 @@ def resume_dir(root: str | Path, name: str, settings: object, remove_stale: bool
 
 
 class FitState:
-    """The resume state of one candidate's fit, in paths.RESUME/train/NAME-<key>: Keras' backup
-    of the last finished epoch (backup/) and DVCLive's history (live/). Published into the
-    stage's outputs when the fit is done, then removed."""
+    """The resume state of one fit in `folder`: Keras' backup of the last finished epoch
+    (backup/) and DVCLive's history (live/). Published into the stage's outputs when the fit is
+    done, then removed."""
 
-    def __init__(self, name: str, settings: object):
-        self.folder = resume_dir(paths.RESUME / "train", name, settings)
+    def __init__(self, folder: Path):
+        self.folder = folder
         self.backup, self.history = self.folder / "backup", self.folder / "live"
         repair_backup(self.backup)
+
+    @classmethod
+    def keyed(cls, name: str, settings: object) -> FitState:
+        """A candidate's state, in paths.RESUME/train/NAME-<key> (resume_dir)."""
+        return cls(resume_dir(paths.RESUME / "train", name, settings))
 
     @property
     def finished_epochs(self) -> int:
@@ -51,13 +56,14 @@ class FitState:
             live.step = self.finished_epochs - 1
         return live
 
-    def publish(self, record: Path) -> None:
-        """DVCLive's summary and per-epoch plots into `record` (the stage's outputs), atomically;
-        then the resume state goes."""
+    def publish(self, record: Path, summary: bool = True) -> None:
+        """DVCLive's per-epoch plots, and its summary (metrics.json) unless not `summary`, into
+        `record` (the stage's outputs), atomically; then the resume state goes."""
         from mnist_nas.files import atomic_path
 
-        with atomic_path(record / "metrics.json") as tmp:
-            shutil.copyfile(self.history / "metrics.json", tmp)
+        if summary:
+            with atomic_path(record / "metrics.json") as tmp:
+                shutil.copyfile(self.history / "metrics.json", tmp)
         with atomic_path(record / "plots") as tmp:
             shutil.copytree(self.history / "plots", tmp)
         shutil.rmtree(self.folder)

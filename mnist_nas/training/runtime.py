@@ -92,9 +92,15 @@ def setup(seed: int, mixed_precision: Precision) -> tf.distribute.Strategy:
 def dataset(
     x, y, batch_size: int, shuffle_seed: int | None = None, repeat: bool = False
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, labels), shuffled with a fixed seed each epoch when asked, and
-    repeated without end when asked (a fit then counts epochs in steps_per_epoch)."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    """Batches of (uint8 images, labels), or of images alone when `y` is None, shuffled with a
+    fixed seed each epoch when asked, and repeated without end when asked (a fit then counts
+    epochs in steps_per_epoch).
+
+    Every fit and predict of the training stages takes its data from here, never as numpy
+    arrays: Keras slices arrays in a parallel tf.data map, which TensorFlow rewrites under op
+    determinism whenever the last batch is partial, logging an error line each time
+    ("E ... NodeDef mentions attribute use_unbounded_threadpool ...")."""
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
     if repeat:
@@ -171,6 +177,15 @@ def check_converged(history, key: str, lr: float) -> None:
             f"{key}: training diverged at epoch {len(losses)} (loss {losses[-1]}) with learning "
             f"rate {lr}; try a smaller {key}"
         )
+
+
+def best_epoch(history) -> tuple[int, float]:
+    """(the position in `history` of the epoch with the best validation accuracy, that
+    accuracy): the epoch EarlyStopping restored. history.epoch[position] + 1 counts it from 1,
+    across a resume."""
+    scores = history.history["val_accuracy"]
+    position = max(range(len(scores)), key=scores.__getitem__)
+    return position, scores[position]
 
 
 def progress(name: str, epochs: int):

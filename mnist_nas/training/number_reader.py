@@ -112,7 +112,7 @@ def fine_tune(
         verbose=0,
         callbacks=[runtime.progress(model.name, epochs), keras.callbacks.TerminateOnNaN()],
     )
-    probs = model.predict(val[0], batch_size=256, verbose=0)
+    probs = model.predict(runtime.dataset(val[0], None, 256), verbose=0)
     return scores(val[1], probs)
 
 
