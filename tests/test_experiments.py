@@ -138,6 +138,8 @@ def test_an_experiment_on_one_candidate_shows_its_own_training(experiments):
     own training summary (DVCLive's, a declared metric), and `dvc plots diff` draws its curves
     beside the baseline's."""
     name, summary = "convnet-lr", "metrics/train/convnet/metrics.json"
+    run(["git", "checkout", "--", "."], experiments)  # from the revisit's lr back to the baseline
+    run(["dvc", "checkout"], experiments)
     run(["dvc", "exp", "run", "-S", "convnet.lr=0.002", "--name", name, "train@convnet"],
         experiments)  # fmt: skip
     shown = json.loads(run(["dvc", "exp", "show", "--json"], experiments).stdout)

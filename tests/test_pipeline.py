@@ -94,11 +94,15 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
              for path, out in outs.items()}  # fmt: skip
     studies = {path for path, out in outs.items() if path.parts[0] == "studies"}
     kinds = {path: kind for path, kind in kinds.items() if path not in studies}
-    # the default pipeline's metrics are the headline figures, and only those: timings and
-    # tables are plain outs (the studies' pipeline has its own, studies/transfer/...)
+    # the default pipeline's metrics are the headline figures and each fit's summary (what
+    # an experiment that retrains one model shows in `dvc exp show`), and only those: timings
+    # and tables are plain outs (the studies' pipeline has its own, studies/transfer/...)
     assert {path for path, kind in kinds.items() if kind == "metric"} == {
         Path("metrics/eval/accuracy.json"), Path("metrics/export.json"),
         Path("metrics/reader.json"), Path("metrics/numbers/summary.json"),
+        Path("metrics/nas/metrics.json"),
+        *(Path(f"metrics/train/{name}/metrics.json") for name in ("mlp", "convnet",
+                                                                  "deep_convnet")),
     }  # fmt: skip
     for timings in ("metrics/eval/latency.json", "metrics/nas/time.json",
                     "metrics/train/mlp/time.json"):  # fmt: skip
