@@ -271,21 +271,28 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, n):
 
 # One trial's life in Keras Tuner's oracle, in a forked child SIGKILLed at its `n`-th write (a
 # profile hook kills it at the n-th write or append call on a file object), for n = 1, 2, ...
-# until a child runs through; after each kill, whether a fresh oracle can reload the state.
+# until a child runs through; after each kill, whether a fresh oracle resumes the state: reloads
+# it and then completes the search's one trial.
 KILLED_IN_SEARCH_STATE = """
 import json, os, shutil, signal, sys
 import keras_tuner as kt
-if sys.argv[1] == "atomic":
-    from mnist_nas.search.automodel import atomic_state_files
-    atomic_state_files()
+from mnist_nas.search import state
+if sys.argv[1] in ("atomic writes", "project"):
+    state.atomic_state_files()
 
 def oracle():
-    oracle = kt.oracles.RandomSearchOracle(kt.Objective("val_accuracy", "max"), max_trials=3)
+    oracle = kt.oracles.RandomSearchOracle(kt.Objective("val_accuracy", "max"), max_trials=1)
     hp = kt.HyperParameters()
     hp.Choice("units", [8, 16, 32])
     oracle.update_space(hp)
     oracle._set_project_dir("search", "p")
     return oracle
+
+def run_trials(searching):
+    while (trial := searching.create_trial("tuner0")).status == "RUNNING":
+        searching.update_trial(trial.trial_id, {"val_accuracy": 0.5})
+        trial.status = "COMPLETED"  # as the tuner marks a trial that trained
+        searching.end_trial(trial)
 
 def one_trial_killed_at(n):
     searching = oracle()
@@ -299,11 +306,21 @@ def one_trial_killed_at(n):
                 if writes == n:
                     os.kill(os.getpid(), signal.SIGKILL)
     sys.setprofile(kill_at_nth_write)
-    trial = searching.create_trial("tuner0")
-    searching.update_trial(trial.trial_id, {"val_accuracy": 0.5})
-    searching.end_trial(trial)
+    run_trials(searching)
 
-readable = []
+def resumes():
+    resumed = oracle()
+    try:
+        resumed.reload()
+    except ValueError:  # json.JSONDecodeError
+        return "unreadable"
+    if sys.argv[1] == "project":
+        state.retry_orphaned_trials(resumed)
+    run_trials(resumed)
+    done = [trial.status for trial in resumed.trials.values()]
+    return "resumed" if done == ["COMPLETED"] else f"ended with {done}"
+
+outcomes = []
 for n in range(1, 30):
     shutil.rmtree("search", ignore_errors=True)
     if not (child := os.fork()):
@@ -311,27 +328,29 @@ for n in range(1, 30):
         os._exit(0)
     if os.waitpid(child, 0)[1] == 0:
         break  # past the last write
-    try:
-        oracle().reload()
-        readable.append(True)
-    except ValueError:  # json.JSONDecodeError
-        readable.append(False)
-print(json.dumps(readable))
+    outcomes.append(resumes())
+print(json.dumps(outcomes))
 """
 
 
 def test_a_search_killed_in_any_state_write_resumes(tmp_path):
     """Keras Tuner and AutoKeras write their state files in place (a kill inside a write left
-    an empty oracle.json, and the resumed nas stage failed on it); the nas stage makes them
-    atomic. Killed at each write of a trial's start and end in turn, the state stays readable;
-    the library's own writes do not (which shows the kills land inside writes)."""
+    an empty oracle.json, and the resumed nas stage failed on it), and Keras Tuner writes a new
+    trial's trial.json before oracle.json lists it (a kill between the two left the trial begun
+    but never run); the nas stage makes the writes atomic and retries such a trial. Killed at
+    each write of a trial's start and end in turn, the search resumes and completes its trial;
+    with the library alone, or atomic writes alone, it does not (which shows the kills land
+    inside and between writes).
+    """
     (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
-    readable = {}
-    for mode in ("plain", "atomic"):
+    outcomes = {}
+    for mode in ("library", "atomic writes", "project"):
         killed = run(["python", "-c", KILLED_IN_SEARCH_STATE, mode], tmp_path)
-        readable[mode] = json.loads(killed.stdout.splitlines()[-1])
-    assert len(readable["atomic"]) >= 4 and all(readable["atomic"]), readable
-    assert not all(readable["plain"]), readable
+        outcomes[mode] = json.loads(killed.stdout.splitlines()[-1])
+    assert len(outcomes["project"]) >= 4, outcomes
+    assert set(outcomes["project"]) == {"resumed"}, outcomes
+    assert "unreadable" in outcomes["library"], outcomes
+    assert "ended with ['RUNNING']" in outcomes["atomic writes"], outcomes
 
 
 def test_no_pickle_and_safe_mode_everywhere():

@@ -3,13 +3,12 @@ proxy trials, and the best trial's architecture and learning rate."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mnist_nas.errors import UserError
-from mnist_nas.files import atomic_path
 from mnist_nas.params import NasParams
 from mnist_nas.search.space import DigitBlock, optimizer_space, timed
+from mnist_nas.search.state import atomic_state_files
 from mnist_nas.search.trials import skipped_reason
 
 
@@ -41,26 +40,6 @@ def automodel(nas: NasParams, seed: int, directory: Path):
         **options,
     )
     return search, block
-
-
-def save_json(path: str, obj) -> str:
-    """Keras Tuner's and AutoKeras' save_json, but atomic: the file keeps its previous content
-    until the new one is whole."""
-    text = json.dumps(obj)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return text
-
-
-def atomic_state_files() -> None:
-    """Make the search's state files (oracle.json, each trial.json, AutoKeras' graph and
-    pipelines) atomic writes. Both libraries open them for writing in place, so a search killed
-    during a write left oracle.json empty or cut, and the resumed search failed on it
-    (JSONDecodeError in Oracle.reload). Every such write goes through these two functions."""
-    from autokeras.utils import io_utils
-    from keras_tuner.src import utils
-
-    utils.save_json = io_utils.save_json = save_json
 
 
 def run_trials(search, nas: NasParams, trial_data, validation_data) -> None:

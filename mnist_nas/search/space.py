@@ -12,6 +12,7 @@ import keras_tuner as kt
 from keras import layers
 
 from mnist_nas.files import write_json
+from mnist_nas.search.state import retry_orphaned_trials
 from mnist_nas.training import candidates
 
 
@@ -181,6 +182,7 @@ def fed_as_datasets(fit, seed: int):
 def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
     """The AutoKeras tuner class, also saving each trial's wall time, size, cost and worker,
     skipping models over `max_mflops` (as keras-tuner skips those over max_model_size),
+    retrying on reload the trial a kill left begun but unlisted (retry_orphaned_trials),
     feeding each trial's fit as datasets shuffled with `seed` (fed_as_datasets), and stopping
     a distributed worker after its last trial (WorkerFinished)."""
 
@@ -215,6 +217,11 @@ def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
             self.trials_run = [*self.trials_run, trial.trial_id]
             self._trial_started = None
             super().on_trial_end(trial)
+
+        def reload(self):
+            super().reload()
+            if not self._is_worker():
+                retry_orphaned_trials(self.oracle)
 
         def on_search_end(self):
             super().on_search_end()
