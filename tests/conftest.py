@@ -217,6 +217,26 @@ def new_project(root: Path, stages: tuple[str, ...] = (), **overrides) -> Path:
     return root
 
 
+def scratch_project(root: Path, **overrides) -> Path:
+    """A scratch DVC project (a git repo with dvc.yaml, the stages and the bundled data) on
+    SMALL params with 2,000 digits (and `overrides`), prepared."""
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, root / name)
+    for package in ("stages", "mnist_nas"):
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (root / "data").mkdir()
+    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
+    set_params(root, **{**SMALL, "data__limit": 2000, **overrides})
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["git", "add", "-A"], root)  # DVCLive needs a commit to exist
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
+    run(["dvc", "repro", "prepare"], root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def mnist() -> dict[str, np.ndarray]:
     with np.load(REPO / "data" / "mnist.npz", allow_pickle=False) as archive:

@@ -1,18 +1,61 @@
 """The nas stage: proxy trials on a share of a few hundred real digits, then the winner's final
-training on all of them."""
+training on all of them; a search killed halfway resumes without rerunning a finished trial."""
 
 import csv
 import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
 
 import pytest
-from conftest import SMALL, new_project, run, set_params
+from conftest import SMALL, new_project, run, scratch_project, set_params, start
 
 TRIALS = {**SMALL, "nas__max_trials": 3, "nas__trial_fraction": 0.5, "nas__epochs": 2}
 
 
+def trial_states(root: Path) -> dict[str, str]:
+    """Each trial the search has begun, by id: its status (RUNNING, COMPLETED, ...)."""
+    states = {}
+    for path in (root / ".dvc" / "tmp" / "nas").glob("search-*/trial_*/trial.json"):
+        trial = json.loads(path.read_text())  # whole: written atomically
+        states[trial["trial_id"]] = trial["status"]
+    return states
+
+
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory):
-    return new_project(tmp_path_factory.mktemp("nas"), ("fetch", "prepare", "nas"), **TRIALS)
+def resumed(tmp_path_factory) -> dict:
+    """`dvc repro nas` of a 3-trial search (TRIALS), SIGKILLed as its third trial begins, then
+    `dvc repro nas` again: {"root", "output": the second run's, "finished": the trials
+    COMPLETED before the kill}. Keras Tuner writes the third trial's trial.json as RUNNING,
+    then oracle.json (test_a_search_killed_in_any_state_write_resumes kills inside and between
+    those writes)."""
+    root = scratch_project(tmp_path_factory.mktemp("nas"), **TRIALS)
+    process = start(["dvc", "repro", "nas"], root)
+    deadline = time.monotonic() + 300
+    while sorted(trial_states(root).values()) != ["COMPLETED", "COMPLETED", "RUNNING"]:
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "two trials did not finish in 5 minutes"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {trial for trial, status in trial_states(root).items() if status == "COMPLETED"}
+    assert len(finished) == 2 and not (root / "models/trained/nas/model.keras").exists()
+    return {"root": root, "output": run(["dvc", "repro", "nas"], root).stdout, "finished": finished}
+
+
+@pytest.fixture(scope="module")
+def searched(resumed) -> Path:
+    return resumed["root"]
+
+
+def test_a_killed_search_resumes_without_rerunning_finished_trials(resumed):
+    root, output = resumed["root"], resumed["output"]
+    assert "nas: resuming the search in" in output
+    started = set(re.findall(r"Running Trial #(\d+)", output))
+    assert started and not started & {str(int(t) + 1) for t in resumed["finished"]}, output
+    assert "up to date" in run(["dvc", "status", "nas"], root).stdout
 
 
 def read_trials(project) -> list[dict]:

@@ -1,7 +1,7 @@
 """Failure behaviour: a killed training resumes, nothing unpickles, bad input is one line (a
-second run's byte-identical outputs are checked with the kills, in test_kill.py)."""
+second run's byte-identical outputs are checked with the kills, in test_kill.py; a killed
+search resumes in test_nas.py)."""
 
-import csv
 import hashlib
 import json
 import os
@@ -16,34 +16,8 @@ import hypothesis
 import numpy as np
 import pytest
 import yaml
-from conftest import BAD_PARAMS, REPO, SMALL, new_project, run, set_params, start
+from conftest import BAD_PARAMS, REPO, SMALL, new_project, run, scratch_project, set_params, start
 from hypothesis import strategies
-
-
-def scratch_project(root: Path, **overrides) -> Path:
-    """A scratch DVC project (a git repo with dvc.yaml, the stages and the bundled data) on
-    2,000 digits, prepared."""
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, root / name)
-    for package in ("stages", "mnist_nas"):
-        shutil.copytree(
-            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    (root / "data").mkdir()
-    shutil.copy(REPO / "data" / "mnist.npz", root / "data" / "mnist.npz")
-    set_params(root, **{**SMALL, "data__limit": 2000, **overrides})
-    run(["git", "init", "-q"], root)
-    run(["dvc", "init", "-q"], root)
-    run(["git", "add", "-A"], root)  # DVCLive needs a commit to exist
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], root)
-    run(["dvc", "repro", "prepare"], root)
-    return root
-
-
-@pytest.fixture
-def slow_training(tmp_path):
-    """A scratch project whose mlp trains 10 short epochs."""
-    return scratch_project(tmp_path, mlp__epochs=10, train__patience=10)
 
 
 def start_repro(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
@@ -51,18 +25,33 @@ def start_repro(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
     return start(["dvc", "repro", stage], root)
 
 
-def test_killed_training_resumes_from_its_backup(slow_training):
-    root = slow_training
+@pytest.fixture(scope="module")
+def killed_training(tmp_path_factory) -> Path:
+    """A scratch project whose mlp trains 10 short epochs, its `dvc repro` SIGKILLed once the
+    first epoch's backup is written (in the second epoch, or in its backup). Tests resume
+    copies of it."""
+    root = scratch_project(tmp_path_factory.mktemp("killed"), mlp__epochs=10, train__patience=10)
     process = start_repro(root)
     deadline = time.monotonic() + 180
     while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "no epoch finished in 3 minutes"
         time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)  # in the second epoch, or in its backup
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert not (root / "models" / "trained" / "mlp" / "model.keras").exists()
+    return root
 
+
+@pytest.fixture
+def killed_copy(killed_training, tmp_path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(killed_training, root, symlinks=True)
+    return root
+
+
+def test_killed_training_resumes_from_its_backup(killed_copy):
+    root = killed_copy
     rerun = run(["dvc", "repro", "train@mlp"], root)
     resumed_at = re.search(r"train: resuming mlp from (\S+) after epoch (\d+)", rerun.stdout)
     assert resumed_at and 1 <= int(resumed_at[2]) < 10, rerun.stdout
@@ -81,70 +70,13 @@ def test_killed_training_resumes_from_its_backup(slow_training):
     assert not list((root / ".dvc" / "tmp" / "train").glob("mlp-*"))  # cleaned up when done
 
 
-def test_changed_params_do_not_resume_a_stale_backup(slow_training):
-    root = slow_training
-    process = start_repro(root)
-    deadline = time.monotonic() + 180
-    while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+def test_changed_params_do_not_resume_a_stale_backup(killed_copy):
+    root = killed_copy
     set_params(root, **{**SMALL, "data__limit": 2000, "mlp__epochs": 3, "train__patience": 10})
     rerun = run(["dvc", "repro", "train@mlp"], root)
     assert "resuming" not in rerun.stdout
     metrics = json.loads((root / "metrics" / "train" / "mlp" / "metrics.json").read_text())
     assert metrics["step"] == 2  # three epochs from the start: steps 0, 1 and 2
-
-
-@pytest.fixture
-def slow_search(tmp_path):
-    """A scratch project whose search runs 3 trials of a few seconds each."""
-    return scratch_project(
-        tmp_path, nas__max_trials=3, nas__trial_epochs=2, nas__trial_fraction=0.5
-    )
-
-
-def trial_states(root: Path) -> dict[str, str]:
-    """Each trial the search has begun, by id: its status (RUNNING, COMPLETED, ...)."""
-    states = {}
-    for path in (root / ".dvc" / "tmp" / "nas").glob("search-*/trial_*/trial.json"):
-        trial = json.loads(path.read_text())  # whole: written atomically
-        states[trial["trial_id"]] = trial["status"]
-    return states
-
-
-def completed_trials(root: Path) -> set[str]:
-    return {trial for trial, status in trial_states(root).items() if status == "COMPLETED"}
-
-
-def test_killed_search_resumes_without_rerunning_finished_trials(slow_search):
-    root = slow_search
-    process = start_repro(root, "nas")
-    deadline = time.monotonic() + 300
-    # killed as its third trial begins: Keras Tuner writes its trial.json as RUNNING, then
-    # oracle.json (test_a_search_killed_in_any_state_write_resumes kills inside those writes)
-    while sorted(trial_states(root).values()) != ["COMPLETED", "COMPLETED", "RUNNING"]:
-        assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline, "two trials did not finish in 5 minutes"
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    finished_before = completed_trials(root)
-    assert len(finished_before) == 2 and not (root / "models/trained/nas/model.keras").exists()
-
-    rerun = run(["dvc", "repro", "nas"], root)
-    assert "nas: resuming the search in" in rerun.stdout
-    started = set(re.findall(r"Running Trial #(\d+)", rerun.stdout))
-    assert started and not started & {str(int(t) + 1) for t in finished_before}, rerun.stdout
-    with (root / "metrics/nas/trials.csv").open() as table:
-        trials = list(csv.DictReader(table))
-    assert [row["status"] for row in trials] == ["COMPLETED"] * 3
-    metrics = json.loads((root / "metrics/nas/metrics.json").read_text())
-    assert metrics["trials_completed"] == 3 and 0 < metrics["val_accuracy"] <= 1
-    run(["python", "-c", "from mnist_nas.files import load_model as m; "
-         "m('models/trained/nas/model.keras')"], root)  # fmt: skip
-    assert "up to date" in run(["dvc", "status", "nas"], root).stdout
 
 
 @pytest.fixture(scope="module")
