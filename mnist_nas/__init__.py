@@ -2,7 +2,7 @@
 
     data/      reading MNIST from its sources, the seeded splits
     training/  the hand-designed candidates, the ensemble, the TensorFlow runtime, resuming
-    search/    the AutoKeras search space, its state on disk, the trial bookkeeping
+    search/    the AutoKeras search space and the trial bookkeeping
     scoring/   metrics, calibration, attributions, model selection
     reading/   ink finding, segmentation, the reader, the synthetic phone numbers
     programs/  predict, demo and study: console scripts, not stages
