@@ -1,5 +1,6 @@
 # `make repro` runs the pipeline, `make test` runs the tests; both create .venv first if needed.
-# EXTRAS=gpu installs tensorflow[and-cuda] instead of the CPU wheels.
+# EXTRAS=gpu installs tensorflow[and-cuda] instead of the CPU wheels; EXTRAS=jax-gpu, JAX for
+# NVIDIA GPUs and tensorflow-cpu (train.backend: jax, docs/backends.md).
 PYTHON ?= python3
 VENV ?= .venv
 EXTRAS ?= cpu
@@ -32,6 +33,7 @@ UV_COMPILE = uv pip compile --quiet pyproject.toml --python-version 3.11 --extra
 lock:
 	$(UV_COMPILE) --universal --extra cpu -o requirements-cpu.lock
 	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 --extra gpu -o requirements-gpu.lock
+	$(UV_COMPILE) --python-platform x86_64-manylinux_2_28 --extra jax-gpu -o requirements-jax-gpu.lock
 
 repro: venv
 	dvc repro

@@ -42,6 +42,7 @@ class PrepareParams(Section):
 # train.mixed_precision: auto is float16 on a GPU, bfloat16 on a CPU with AVX512-BF16 or AMX,
 # float32 elsewhere; true is float16, false float32.
 Precision = Literal["auto", "float16", "bfloat16", True, False]
+Backend = Literal["tensorflow", "jax"]  # Keras 3's backend for the training stages
 
 # train.optimizer: every one at the candidate's lr; momentum and nesterov are SGD with momentum 0.9.
 Optimizer = Literal[
@@ -62,6 +63,7 @@ class TrainParams(Section):
     mixed_precision: Precision
     jit_compile: Literal["auto"] | bool  # auto: Keras' choice, XLA on GPUs, off on CPUs
     input_size: Annotated[int, Field(ge=7, le=28)]  # digits resized to this inside the model
+    backend: Backend  # train, nas and reader; the stages after them read the .keras files on TF
 
 
 class CandidateParams(Section):

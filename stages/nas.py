@@ -1,7 +1,7 @@
 """nas: AutoKeras architecture search on the prepared data, then the winner's full training.
 
 Reads   data/prepared/{train,val}.npz; params seed, nas, train.patience, train.optimizer,
-        train.lr_schedule, train.mixed_precision, train.jit_compile
+        train.lr_schedule, train.mixed_precision, train.jit_compile, train.backend
 Writes  models/trained/nas/model.keras (a plain Keras model with the candidates' uint8 input)
         metrics/nas/trials.csv (each trial's architecture, size, cost, proxy score, and the
         winner's final score), metrics/nas/metrics.json, metrics/nas/time.json (timings),
@@ -28,6 +28,7 @@ import time
 from mnist_nas import paths
 from mnist_nas.cli import cli, stage_args
 from mnist_nas.params import load_params
+from mnist_nas.training.backend import select as select_backend
 
 
 @cli
@@ -35,11 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     stage_args("stages.nas", __doc__, argv)
     params = load_params()
     nas = params.nas
+    select_backend(params.train.backend)
     from mnist_nas.search.trials import distributed_role, search_folder, trial_subset
 
     role = distributed_role()
 
-    # Imported after the params are checked, so a bad param fails without TensorFlow's start-up.
+    # Imported after the params are checked, so a bad param fails without Keras' start-up.
     from mnist_nas.data.splits import load_split
     from mnist_nas.search.automodel import automodel, run_trials
     from mnist_nas.search.final import final_training, write_outputs

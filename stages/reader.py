@@ -14,7 +14,7 @@ number-level confidence fitted, and its threshold chosen, on numbers of validati
 
 Reads   data/prepared/{train,val}.npz, models/trained/deep_convnet, models/best (the exported
         classifier: one digit alone, and the second reader); params seed, reader,
-        numbers.digits, numbers.max_wrong_accepted
+        numbers.digits, numbers.max_wrong_accepted, train.backend
 Writes  models/reader/digits.keras, pairs.keras, confidence.json (the regression, threshold)
         metrics/reader.json (metric): the readers on validation pieces, the validation numbers
 """
@@ -26,6 +26,7 @@ from mnist_nas.cli import cli, stage_args
 from mnist_nas.errors import UserError
 from mnist_nas.files import atomic_path, save_model, write_json
 from mnist_nas.params import load_params
+from mnist_nas.training.backend import select as select_backend
 
 BASE = "deep_convnet"  # the candidate the digit reader is fine-tuned from
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     stage_args("stages.reader", __doc__, argv)
     params = load_params()
     p, digits = params.reader, params.numbers.digits
+    select_backend(params.train.backend)
     from mnist_nas.data.splits import load_split
     from mnist_nas.reading.pieces import examples
 

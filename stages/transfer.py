@@ -29,8 +29,6 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     transfer = params.transfer
 
-    from dvclive.keras import DVCLiveCallback
-
     from mnist_nas.data.splits import load_split
     from mnist_nas.training import runtime
     from mnist_nas.training.resume import FitState
@@ -59,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
             steps_per_epoch=transfer.steps_per_epoch,
             callbacks=[
                 *runtime.fit_callbacks(state.backup, patience=transfer.epochs),
-                DVCLiveCallback(live=live),
+                runtime.LiveMetrics(live),
                 runtime.progress(f"transfer {transfer.method}", transfer.epochs),
             ],
             verbose=0,

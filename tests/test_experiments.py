@@ -1,5 +1,6 @@
-"""`dvc exp` as users run it: two queued experiments on two workers, a revisit of one of them
-that DVC's run-cache restores without training (studies: test_studies.py)."""
+"""`dvc exp` as users run it: two queued experiments on two workers (one of them trains on
+Keras' JAX backend), a revisit of one of them that DVC's run-cache restores without training
+(studies: test_studies.py)."""
 
 import json
 import re
@@ -15,14 +16,14 @@ from mnist_nas.study.runs import saved_experiments
 
 @pytest.fixture(scope="module")
 def experiments(project, tmp_path_factory):
-    """A committed copy of the small project, with lr=0.01 and lr=0.0001 run from the queue,
-    typed the short way (`-S lr=1e-4`), which YAML 1.2 reads as a number."""
+    """A committed copy of the small project, with lr=0.01 (typed the short way, `-S lr=1E-2`,
+    which YAML 1.2 reads as a number) and train.backend=jax run from the queue."""
     root = tmp_path_factory.mktemp("experiments") / "repo"
     shutil.copytree(project, root, symlinks=True)
     run(["git", "add", "-A"], root)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], root)
-    for name, lr in (("lr-high", "1E-2"), ("lr-low", "1e-4")):
-        run(["dvc", "exp", "run", "--queue", "-S", f"lr={lr}", "--name", name], root)
+    for name, param in (("lr-high", "lr=1E-2"), ("jax", "train.backend=jax")):
+        run(["dvc", "exp", "run", "--queue", "-S", param, "--name", name], root)
     # the workers outlive this call: no pipes for them to hold open. The thread settings are
     # what `make queue` sets for 2 jobs on 2 cores; the stages must see them through the queue.
     env = {
@@ -40,7 +41,7 @@ def experiments(project, tmp_path_factory):
     try:
         # a finished experiment is a git ref (cheap to read); `dvc queue status` costs a DVC
         # start, so it is asked only every 30 s, for a failure
-        while not saved_experiments(baseline, root) >= {"lr-high", "lr-low"}:
+        while not saved_experiments(baseline, root) >= {"lr-high", "jax"}:
             assert time.monotonic() < deadline, "the queue did not finish in 10 minutes"
             if time.monotonic() > next_check:
                 assert "Failed" not in queue_status(root)
@@ -80,17 +81,16 @@ def exp_runs(root) -> dict[str, dict]:
 
 
 def test_exp_show_holds_both_experiments_with_their_own_metrics(experiments):
-    runs = {name: data for name, data in exp_runs(experiments).items() if name.startswith("lr-")}
-    runs.pop("lr-high-again", None)
-    assert set(runs) == {"lr-high", "lr-low"}
-    lrs = {name: data["params"]["params.yaml"]["data"]["lr"] for name, data in runs.items()}
-    assert lrs == {"lr-high": 0.01, "lr-low": 0.0001}
-    accuracy = {
-        name: data["metrics"]["metrics/eval/accuracy.json"]["data"] for name, data in runs.items()
-    }
-    assert accuracy["lr-high"]["mlp"] != accuracy["lr-low"]["mlp"]
-    # the NAS model does not depend on lr: both experiments reuse it
-    assert accuracy["lr-high"]["nas"] == accuracy["lr-low"]["nas"]
+    runs = exp_runs(experiments)
+    params = {name: runs[name]["params"]["params.yaml"]["data"] for name in ("lr-high", "jax")}
+    assert params["lr-high"]["lr"] == 0.01 and params["jax"]["lr"] == 0.001
+    assert params["lr-high"]["train"]["backend"] == "tensorflow"
+    assert params["jax"]["train"]["backend"] == "jax"
+    accuracy = {name: runs[name]["metrics"]["metrics/eval/accuracy.json"]["data"]
+                for name in ("lr-high", "jax")}  # fmt: skip
+    assert accuracy["lr-high"]["mlp"] != accuracy["jax"]["mlp"]
+    # every model trained on JAX was evaluated (and exported) on TensorFlow
+    assert set(accuracy["jax"]) >= {"mlp", "convnet", "deep_convnet", "nas", "ensemble"}
 
 
 def test_a_revisited_experiment_comes_back_from_the_run_cache(experiments, revisited):
@@ -109,28 +109,42 @@ def test_a_revisited_experiment_comes_back_from_the_run_cache(experiments, revis
 
 
 def test_queued_jobs_train_with_the_thread_settings_the_queue_started_with(experiments):
-    for name in ("lr-high", "lr-low"):
-        log = run(["dvc", "queue", "logs", name], experiments).stdout
-        assert "Running stage 'train@mlp'" in log
-        assert "TensorFlow threads: intra-op 1, inter-op 1" in log, log
+    log = run(["dvc", "queue", "logs", "lr-high"], experiments).stdout
+    assert "Running stage 'train@mlp'" in log
+    assert "runtime: tensorflow" in log and "TensorFlow threads: intra-op 1, inter-op 1" in log
+
+
+def test_the_jax_experiment_trains_on_jax_and_the_rest_runs_on_tensorflow(experiments):
+    """train.backend: jax reruns exactly the training stages and what reads their models; the
+    training stages ran on JAX, and evaluate and export read their .keras files on TensorFlow."""
+    log = run(["dvc", "queue", "logs", "jax"], experiments).stdout
+    ran = re.findall(r"Running stage '(.+?)'", log)
+    assert {"train@mlp", "train@convnet", "train@deep_convnet", "nas", "reader"} <= set(ran)
+    assert {"evaluate", "export"} <= set(ran) and "prepare" not in ran
+    assert log.count("runtime: jax") == 5 and "runtime: tensorflow" not in log, log
 
 
 def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
-    diff = run(["dvc", "exp", "diff", "lr-low", "lr-high", "--md"], experiments).stdout
-    assert "| params.yaml | lr" in diff and "0.0001" in diff and "0.01" in diff
+    diff = run(["dvc", "exp", "diff", "jax", "lr-high", "--md"], experiments).stdout
+    assert "| params.yaml | lr" in diff and "0.001" in diff and "0.01" in diff
+    assert "| params.yaml | train.backend" in diff and "jax" in diff and "tensorflow" in diff
     assert "metrics/eval/accuracy.json" in diff and "latency" not in diff
 
 
-def test_make_compare_fits_a_120_column_terminal(experiments, revisited):
-    """The README's comparison of experiments: every column readable in 120 columns."""
+def test_make_compare_fits_a_120_column_terminal(experiments, revisited, tmp_path):
+    """The README's comparison of experiments of one param (lr): every column readable in 120
+    columns. In a copy, without the jax experiment, whose param would be a second column."""
+    root = tmp_path / "repo"
+    shutil.copytree(experiments, root, symlinks=True)
+    run(["dvc", "exp", "remove", "jax"], root)
     dry_run = run(["make", "--dry-run", "--no-print-directory", "compare"], REPO).stdout
     command = dry_run.replace("\\\n", " ").strip().splitlines()[-1]
-    shown = run(["bash", "-c", command], experiments, env={"COLUMNS": "120"}).stdout
+    shown = run(["bash", "-c", command], root, env={"COLUMNS": "120"}).stdout
     lines = shown.rstrip().splitlines()
     assert max(len(line) for line in lines) <= 120 and "…" not in shown, shown
     header = lines[1].split()
-    assert {"Experiment", "lr", "mlp.val", "deep_convnet.val"} <= set(header), shown
-    assert "lr-high" in shown and "lr-low" in shown
+    assert {"Experiment", "lr", "mlp.val"} <= set(header), shown
+    assert "lr-high" in shown and "jax" not in shown
 
 
 def test_an_experiment_on_one_candidate_shows_its_own_training(experiments):

@@ -8,7 +8,7 @@ from conftest import REPO
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
-EXTRAS = ["cpu", "gpu"]  # requirements-<extra>.lock, both made by `make lock`
+EXTRAS = ["cpu", "gpu", "jax-gpu"]  # requirements-<extra>.lock, all made by `make lock`
 # Checked as installed on CI: Linux x86_64, Python 3.11 (packaging's marker environment).
 LINUX = {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
          "python_version": "3.11", "python_full_version": "3.11.0"}  # fmt: skip

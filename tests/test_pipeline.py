@@ -56,6 +56,10 @@ def test_each_change_reruns_only_what_it_affects(project):
         edit_params(project, None, "lr", 0.0003)
         assert stale_stages(project) == TRAIN | {"export"}
         (project / "params.yaml").write_text(backup)
+        # the training stages change backend; the stages after them read .keras files on TF
+        edit_params(project, "train", "backend", "jax")
+        assert stale_stages(project) == TRAIN | {"nas", "reader", "export"}
+        (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas", "export"}
         edit_params(project, "ensemble", "max_members", 2)

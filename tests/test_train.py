@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from conftest import SMALL, new_project, run, set_params
 
@@ -34,6 +35,48 @@ def test_outputs_and_seeded_runs_are_identical(prepared):
     assert train(prepared, "convnet") == first
     # the same weights give the same bytes: no time, memory address or random id in the file
     assert (prepared / "models" / "trained" / "convnet" / "model.keras").read_bytes() == model
+
+
+# A sitecustomize that makes `import tensorflow` fail as on a machine without it.
+NO_TENSORFLOW = """
+import sys
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
+def test_the_training_stages_run_on_jax_without_tensorflow(prepared, mnist, tmp_path):
+    """train.backend: jax, where TensorFlow cannot be imported. deep_convnet (its augmentation,
+    batches fed without tf.data) trains twice to the same bytes, and the search runs; the
+    .keras files load and predict in this process, on TensorFlow, as evaluate and export read
+    them."""
+    import keras
+
+    (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    no_tensorflow = {"PYTHONPATH": str(tmp_path)}
+    blocked = run(["python", "-c", "import tensorflow"], prepared, check=False, env=no_tensorflow)
+    assert "No module named 'tensorflow'" in blocked.stderr
+    model = prepared / "models" / "trained" / "deep_convnet" / "model.keras"
+    set_params(prepared, **SMALL, train__backend="jax")
+    try:
+        train = ["python", "-m", "stages.train", "deep_convnet"]
+        log = run(train, prepared, env=no_tensorflow).stdout
+        first = model.read_bytes()
+        run(train, prepared, env=no_tensorflow)
+        log += run(["python", "-m", "stages.nas"], prepared, env=no_tensorflow).stdout
+    finally:
+        set_params(prepared, **SMALL)
+    assert log.count("runtime: jax") == 2, log
+    assert model.read_bytes() == first
+    for name in ("deep_convnet", "nas"):
+        path = prepared / "models" / "trained" / name / "model.keras"
+        probs = keras.saving.load_model(path).predict(mnist["x_test"][:32], verbose=0)
+        assert probs.shape == (32, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
 
 
 def test_top_level_settings_are_overridden_per_model(prepared):

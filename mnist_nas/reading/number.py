@@ -89,9 +89,15 @@ def load(reader: Path, saved_model: Path) -> NumberReader:
 
 
 def keras_function(model):
-    """A Keras model as a function of uint8 frames to float probabilities, traced once per
-    batch shape's rank (much faster than predict() for the few dozen pieces of a row)."""
-    import tensorflow as tf
+    """A Keras model as a function of uint8 frames to float probabilities, through Keras'
+    compiled forward pass (predict_on_batch: a tf.function or a jitted JAX function, much
+    faster than predict() for the few dozen pieces of a row). The frames are padded to a power
+    of two (at least 16), so a reading of any length reuses one of a few compiled shapes."""
 
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return lambda frames: np.asarray(call(tf.constant(frames)), np.float64)
+    def call(frames: np.ndarray) -> np.ndarray:
+        size = max(16, 1 << (len(frames) - 1).bit_length())
+        padded = np.zeros((size, *frames.shape[1:]), frames.dtype)
+        padded[: len(frames)] = frames
+        return np.asarray(model.predict_on_batch(padded)[: len(frames)], np.float64)
+
+    return call

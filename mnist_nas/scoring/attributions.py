@@ -8,7 +8,6 @@ import numpy as np
 def integrated_gradients(model, images: np.ndarray, targets: np.ndarray, steps: int = 32):
     """Attribution of each pixel to the target class, from a black image to the digit."""
     import keras
-    import tensorflow as tf
 
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if members:  # an ensemble: the gradient of a mean of probabilities is the mean of gradients
@@ -19,13 +18,29 @@ def integrated_gradients(model, images: np.ndarray, targets: np.ndarray, steps: 
     float_model = keras.models.clone_model(
         model, input_tensors=float_input, clone_function=lambda layer: layer
     )
-    x = tf.constant(images, tf.float32)
-    total = tf.zeros_like(x)
-    for alpha in np.linspace(0.0, 1.0, steps + 1):
-        scaled = alpha * x
-        with tf.GradientTape() as tape:
-            tape.watch(scaled)
-            probs = float_model(scaled, training=False)
-            score = tf.gather(probs, targets, batch_dims=1)
-        total += tape.gradient(score, scaled)
-    return (x * total / (steps + 1)).numpy()
+    x = images.astype(np.float32)
+    total = sum(
+        target_gradient(float_model, alpha * x, targets) for alpha in np.linspace(0, 1, steps + 1)
+    )
+    return x * total / (steps + 1)
+
+
+def target_gradient(model, x: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """d probs[i, targets[i]] / d x[i] for each image i, on Keras' backend (TensorFlow or JAX)."""
+    import keras
+
+    def score(inputs):
+        probs = model(inputs, training=False)
+        return keras.ops.take_along_axis(probs, keras.ops.convert_to_tensor(targets[:, None]), 1)
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda inputs: score(inputs).sum())(x))
+    import tensorflow as tf
+
+    inputs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        total = tf.reduce_sum(score(inputs))
+    return tape.gradient(total, inputs).numpy()

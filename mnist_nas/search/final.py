@@ -13,7 +13,6 @@ def final_training(params: Params, arch: dict, lr: float, state, strategy):
     schedule (cosine decay, early stopping on validation, best epoch kept), resumed from
     `state` (a FitState) when killed, its curves logged with DVCLive: (model, history)."""
     import keras
-    from dvclive.keras import DVCLiveCallback
 
     from mnist_nas.data.splits import load_split
     from mnist_nas.search.space import build_model
@@ -22,6 +21,7 @@ def final_training(params: Params, arch: dict, lr: float, state, strategy):
     nas = params.nas
     (x_train, y_train), val = load_split("train"), load_split("val")
     train_ds = runtime.dataset(x_train, y_train, nas.batch_size, shuffle_seed=params.seed)
+    steps = runtime.steps_per_epoch(len(y_train), nas.batch_size, None)
     keras.utils.set_random_seed(params.seed)  # the same start whether or not the search resumed
     runtime.set_precision(params.train.mixed_precision)
     with strategy.scope():
@@ -29,7 +29,7 @@ def final_training(params: Params, arch: dict, lr: float, state, strategy):
         runtime.compile_model(
             model,
             lr,
-            decay_steps=nas.epochs * len(train_ds),
+            decay_steps=nas.epochs * steps,
             lr_schedule=params.train.lr_schedule,
             jit_compile=params.train.jit_compile,
             optimizer_name=params.train.optimizer,
@@ -37,7 +37,7 @@ def final_training(params: Params, arch: dict, lr: float, state, strategy):
     with state.live() as live:
         callbacks = [
             *runtime.fit_callbacks(state.backup, params.train.patience),
-            DVCLiveCallback(live=live),
+            runtime.LiveMetrics(live),
             runtime.progress("nas final", nas.epochs),
         ]
         val_ds = runtime.dataset(*val, nas.batch_size)
@@ -51,6 +51,7 @@ def write_outputs(params: Params, search, block, best, model, history, seconds: 
     """The model, the trial table (with the winner's final score), the stage's metrics and its
     timings."""
     from mnist_nas.search.trials import trial_table, write_trials
+    from mnist_nas.training.augment import without_augmentation
     from mnist_nas.training.runtime import best_epoch
 
     final_epoch, final_score = best_epoch(history)
@@ -58,7 +59,7 @@ def write_outputs(params: Params, search, block, best, model, history, seconds: 
     for row in rows:
         if row["trial"] == int(best.trial_id):
             row["final_score"] = final_score
-    save_model(model, paths.model_file("nas"))
+    save_model(without_augmentation(model), paths.model_file("nas"))
     write_trials(paths.NAS / "trials.csv", rows)
     write_json(
         paths.NAS / "metrics.json",

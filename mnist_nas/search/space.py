@@ -14,6 +14,7 @@ from keras import layers
 from mnist_nas.files import write_json
 from mnist_nas.search.state import retry_orphaned_trials
 from mnist_nas.training import candidates
+from mnist_nas.training.augment import augmentation
 
 
 def choose(hp: kt.HyperParameters) -> dict:
@@ -71,7 +72,7 @@ def conv(x, filters: int, kernel_size: int, strides: int, batch_norm: bool):
 
 def features(x, arch: dict):
     """The layers of one point of the space: [0, 1] digits (28x28x1) to a feature vector."""
-    x = candidates.augmentation(x, arch["rotation"], arch["shift"], arch["zoom"])
+    x = augmentation(x, arch["rotation"], arch["shift"], arch["zoom"])
     every, last = arch["batch_norm"] == "every", arch["batch_norm"] != "none"
     for block in range(arch["blocks"]):
         filters = arch["filters"] * 2**block

@@ -9,6 +9,7 @@ from keras import layers
 from mnist_nas.contract import INPUT_DTYPE, INPUT_NAME, NUM_CLASSES, SIDE
 from mnist_nas.errors import UserError
 from mnist_nas.params import ConvnetParams, DeepConvnetParams, MlpParams, Params
+from mnist_nas.training.augment import augmentation
 
 
 def raw_input() -> keras.KerasTensor:
@@ -76,18 +77,6 @@ def conv_relu(x, filters: int, kernel_size: int = 3, strides: int = 1, batch_nor
     if batch_norm:
         x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
-
-
-def augmentation(x, rotation: float, shift: float, zoom: float):
-    """Random rotations (degrees), shifts and zooms (fractions of the image), active only in
-    training; a 0 leaves its layer out."""
-    if rotation:
-        x = layers.RandomRotation(rotation / 360, fill_mode="constant")(x)
-    if shift:
-        x = layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
-    if zoom:
-        x = layers.RandomZoom(zoom, fill_mode="constant")(x)
-    return x
 
 
 def deep_convnet(p: DeepConvnetParams, input_size: int = SIDE) -> keras.Model:

@@ -31,9 +31,6 @@ def compiled_candidate(name: str, params: Params, steps: int, strategy):
 def fit_candidate(name: str, params: Params):
     """Train `name` on the prepared training split, early-stopped on validation: (the model
     with its best epoch's weights, Keras' history, its FitState to publish, the timing)."""
-    import keras
-    from dvclive.keras import DVCLiveCallback
-
     from mnist_nas.data.splits import load_split
     from mnist_nas.training import runtime
     from mnist_nas.training.resume import FitState
@@ -56,7 +53,7 @@ def fit_candidate(name: str, params: Params):
         shutil.rmtree(tensorboard, ignore_errors=True)
     with state.live() as live:
         callbacks = [*runtime.fit_callbacks(state.backup, params.train.patience),
-                     keras.callbacks.TensorBoard(tensorboard), DVCLiveCallback(live=live),
+                     *runtime.tensorboard(tensorboard), runtime.LiveMetrics(live),
                      runtime.progress(name, epochs)]  # fmt: skip
         started = time.perf_counter()
         history = model.fit(train_ds, validation_data=runtime.dataset(*val, batch_size),
