@@ -105,7 +105,8 @@ def fine_tune(
     from mnist_nas.training import runtime
 
     steps = runtime.steps_per_epoch(len(train[1]), batch, None)
-    runtime.compile_model(model, lr, epochs * steps, "cosine", jit_compile=False)
+    # auto: no XLA on a CPU under TensorFlow; under JAX a compiled step (False runs it eagerly)
+    runtime.compile_model(model, lr, epochs * steps, "cosine", jit_compile="auto")
     model.fit(
         runtime.dataset(*train, batch, shuffle_seed=seed),
         epochs=epochs,
