@@ -5,7 +5,8 @@ number-level confidence fitted, and its threshold chosen, on numbers of validati
    than the test numbers (pen width, size, slant, touching) and cut by the project's own
    segmentation graph; each piece is labelled by the digits its ink comes from
    (mnist_nas.reading.pieces): a digit, or "not one digit" (a fragment, a merge).
-2. The digit reader: deep_convnet with an 11th output, "not one digit", fine-tuned on them.
+2. The digit reader: deep_convnet with an 11th output, "not one digit", fine-tuned on them,
+   with deep_convnet's own random rotations, shifts and zooms.
 3. The pair reader: two touching digits read whole (28x56), on the digit reader's
    convolutions, trained on the pairs of those rows.
 4. reader.val_numbers numbers of each kind built from validation digits are read; a logistic
@@ -14,7 +15,7 @@ number-level confidence fitted, and its threshold chosen, on numbers of validati
 
 Reads   data/prepared/{train,val}.npz, models/trained/deep_convnet, models/best (the exported
         classifier: one digit alone, and the second reader); params seed, reader,
-        numbers.digits, numbers.max_wrong_accepted, train.backend
+        numbers.digits, numbers.max_wrong_accepted, train.backend, deep_convnet's augmentation
 Writes  models/reader/digits.keras, pairs.keras, confidence.json (the regression, threshold)
         metrics/reader.json (metric): the readers on validation pieces, the validation numbers
 """
@@ -55,11 +56,15 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.reading.number import NumberReader, keras_function
     from mnist_nas.serving import load_classifier, reject_threshold
     from mnist_nas.training import runtime
-    from mnist_nas.training.number_reader import train_readers
+    from mnist_nas.training.augment import without_augmentation
+    from mnist_nas.training.number_reader import train_readers, with_augmentation
 
     runtime.setup(params.seed, False)  # the base's layers keep their own precision
+    base, trained_as = load_model(paths.model_file(BASE)), params.deep_convnet
+    if trained_as.augment:  # fine-tuned with the augmentation the base was trained with
+        base = with_augmentation(base, trained_as.rotation, trained_as.shift, trained_as.zoom)
     digit_model, pair_model, scores = train_readers(
-        load_model(paths.model_file(BASE)), pieces, val_pieces, p.epochs, p.pair_epochs,
+        base, pieces, val_pieces, p.epochs, p.pair_epochs,
         p.pair_units, dropout=0.3, lr=p.lr, batch=p.batch_size, seed=params.seed,
     )  # fmt: skip
 
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     fitted, measures = confidence.choose(table, params.numbers.max_wrong_accepted, params.seed)
     with atomic_path(paths.READER) as tmp:
         tmp.mkdir()
-        save_model(digit_model, tmp / "digits.keras")
+        save_model(without_augmentation(digit_model), tmp / "digits.keras")
         save_model(pair_model, tmp / "pairs.keras")
         write_json(tmp / "confidence.json", fitted)
     write_json(paths.READER_SCORES, {**scores, "validation_numbers": measures})

@@ -10,10 +10,11 @@ import keras
 import numpy as np
 import pytest
 from conftest import REPO, run
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mnist_nas.training.augment import RandomAffine, augmentation, without_augmentation
+from mnist_nas.training.number_reader import with_augmentation
 
 # One process per backend: Keras' backend and the CPU's device count are fixed at start-up.
 # It fits the same seeded model twice on 512 real digits, on one device and then split over
@@ -92,6 +93,7 @@ def transform_parts(transforms: np.ndarray, side: int) -> tuple[np.ndarray, ...]
     zoom=st.floats(0, 0.3),
     seed=st.integers(0, 2**31 - 1),
 )
+@example(rotation=0.0, shift=0.0, zoom=2.9e-35, seed=0)  # a zoom below float32's resolution
 def test_random_affine_draws_within_the_keras_layers_ranges(rotation, shift, zoom, seed):
     """Each image's transform is a rotation within ±rotation degrees, a scale within 1 ± zoom,
     a shift within ±shift of the side, with the corners of the range reached: the ranges of
@@ -103,7 +105,8 @@ def test_random_affine_draws_within_the_keras_layers_ranges(rotation, shift, zoo
     for values, limit in ((angle, rotation), (scale - 1, zoom), (shift_x, shift * 28),
                           (shift_y, shift * 28)):  # fmt: skip
         assert np.all(np.abs(values) <= limit * (1 + 1e-5) + 1e-4)
-        assert np.abs(values).max() >= 0.9 * limit  # uniform over the range: its ends reached
+        # uniform over the range: its ends reached (to float32 precision, as above)
+        assert np.abs(values).max() >= 0.9 * limit - 1e-4
     assert np.allclose(transforms[:, 0], scale * np.cos(np.radians(angle)), atol=1e-5)
 
 
@@ -135,6 +138,19 @@ def test_a_saved_model_is_plain_keras_without_its_augmentation(tmp_path, mnist):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     digits = mnist["x_test"][:32, :, :, None].astype("float32") / 255
     assert np.array_equal(loaded.predict(digits, verbose=0), model.predict(digits, verbose=0))
+
+    # and back for fine-tuning (the reader): the ranges asked for, the same weights and
+    # predictions, the augmentation active in training only, and saved plain again
+    again = with_augmentation(loaded, 5, 0.05, 0.2)
+    affine = again.get_layer("augmentation")
+    assert isinstance(affine, RandomAffine)
+    assert (affine.rotation, affine.shift, affine.zoom) == (5, 0.05, 0.2)
+    weights = zip(again.get_weights(), model.get_weights(), strict=True)
+    assert all(np.array_equal(a, b) for a, b in weights)
+    assert np.array_equal(again.predict(digits, verbose=0), model.predict(digits, verbose=0))
+    trained = keras.ops.convert_to_numpy(again(digits, training=True))
+    assert not np.allclose(trained, model.predict(digits, verbose=0))
+    assert without_augmentation(again).get_config() == plain.get_config()
 
 
 def test_the_backend_param_reaches_keras_before_it_starts(tmp_path):

@@ -43,27 +43,41 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
     A UserError when there is no ink: a blank, uniform or noise-only image."""
     if grey.max() - grey.min() < MIN_CONTRAST:
         raise UserError("no ink found (a blank or uniform image)")
-    # The paper under light ink, and under dark ink. Dark ink is measured against the paper's
-    # own brightness, so a stroke keeps its contrast where it runs into a shadow.
     side = max(3, frame(grey.shape) // 5)  # wider than any stroke
-    light_paper = paper_level(grey, side)
-    dark_paper = 1 - paper_level(1 - grey, side)
-    dark = np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
-    light = grey - light_paper
-    # Which is ink: an even border is paper, and the ink lies further from it than anything
-    # else. On a shaded border, the polarity with more contrast (strokes outweigh the holes of
-    # a 0 or an 8), dark ink unless light ink clearly wins: paper is mostly lighter than ink.
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    low, high = np.percentile(border, [10, 90])
-    if high - low < MIN_CONTRAST:
-        paper = np.median(border)
-        is_dark = paper - grey.min() > grey.max() - paper
-    else:
-        is_dark = dark.sum() > light.sum() / 2
-    ink = strokes(dark if is_dark else light)
+    is_dark = dark_on_even_paper(grey)
+    if is_dark is None:
+        # A shaded border: the polarity with more contrast (strokes outweigh the holes of a 0
+        # or an 8), dark ink unless light ink clearly wins: paper is mostly lighter than ink.
+        dark, light = dark_ink(grey, side), light_ink(grey, side)
+        ink = strokes(dark if dark.sum() > light.sum() / 2 else light)
+    else:  # only that polarity's paper is measured: each costs a reconstruction
+        ink = strokes(dark_ink(grey, side) if is_dark else light_ink(grey, side))
     if not ink.any():
         raise UserError("no ink found (only shading or noise)")
     return ink
+
+
+def dark_on_even_paper(grey: np.ndarray) -> bool | None:
+    """Whether the ink is darker than the paper, where an even border shows the paper: the ink
+    lies further from it than anything else. None for a shaded border."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    low, high = np.percentile(border, [10, 90])
+    if high - low >= MIN_CONTRAST:
+        return None
+    paper = np.median(border)
+    return bool(paper - grey.min() > grey.max() - paper)
+
+
+def dark_ink(grey: np.ndarray, side: int) -> np.ndarray:
+    """How much darker than the paper under it each pixel is, measured against the paper's own
+    brightness, so that a stroke keeps its contrast where it runs into a shadow."""
+    dark_paper = 1 - paper_level(1 - grey, side)
+    return np.clip((dark_paper - grey) / np.maximum(dark_paper, 0.1), 0, None)
+
+
+def light_ink(grey: np.ndarray, side: int) -> np.ndarray:
+    """How much lighter than the paper under it each pixel is."""
+    return grey - paper_level(grey, side)
 
 
 def paper_level(image: np.ndarray, side: int) -> np.ndarray:

@@ -15,8 +15,24 @@ import numpy as np
 from keras import layers
 
 from mnist_nas.contract import INPUT_DTYPE, NUM_CLASSES, SIDE
+from mnist_nas.training.augment import RandomAffine
 
 CLASSES = NUM_CLASSES + 1  # the ten digits and "not one digit"
+
+
+def with_augmentation(model: keras.Model, rotation: float, shift: float, zoom: float):
+    """A copy of a saved candidate (its weights too) with its augmentation back, a RandomAffine
+    of these ranges in place of the Identity that augment.without_augmentation left (a saved
+    candidate has no other): to fine-tune it as it was trained."""
+
+    def augmented(layer):
+        if isinstance(layer, layers.Identity):
+            return RandomAffine(rotation, shift, zoom, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=augmented)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def digit_reader(base: keras.Model) -> keras.Model:
