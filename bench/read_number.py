@@ -32,7 +32,7 @@ def main() -> None:
     start = time.perf_counter()
     from mnist_nas.reading import number
 
-    reader = number.load(paths.READER, paths.SAVED_MODEL)
+    reader = number.load(paths.READER, paths.SAVED_MODEL, paths.REFUSAL)
     print(f"load: {time.perf_counter() - start:.1f} s (TensorFlow, the classifier, two readers)")
     x, y = load_split("test")
     rng = np.random.default_rng(0)

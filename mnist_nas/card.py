@@ -95,6 +95,20 @@ fixed before any score is seen. The official MNIST test set is for reporting onl
 
 Intended for 28x28 centred single digits like MNIST's; not evaluated on other handwriting.
 
+## What it refuses
+
+The SavedModel has ten outputs: it answers every image with a digit, a letter or a smudge too.
+That is for users who want the ten probabilities alone. `mnist-predict`, the demo page and its
+API refuse what is not a digit with a detector of their own (`models/refusal`, stage
+`refusal`): a small convnet that learnt printed letters and symbols, pen scribbles, lines,
+blots, noise, ink specks and pieces and overlays of digits against training digits. What
+scores at its threshold (chosen on validation non-digits: `refusal.max_sent` of each kind may
+be read) is printed `not a digit`; a row of digits is refused when most of its pieces are.
+What it costs the test digits, and the non-digits it still lets through, of each kind:
+`metrics/numbers/nondigits.json`. Not learnt, so not promised: handwritten letters (those it
+learnt are printed, in the fonts matplotlib ships), drawings, photos of objects, and a letter
+inside a number (one odd piece lowers the number's confidence instead).
+
 ## Confidence
 
 Temperature scaling, fitted on the validation split: the SavedModel divides the log

@@ -159,11 +159,25 @@ class ReaderParams(Section):
     val_numbers: Annotated[int, Field(gt=0, le=100_000)]  # of each kind: confidence fit, threshold
 
 
+class RefusalParams(Section):
+    """Refusing what is not a digit: the detector (stages/detector.py), trained on non-digits
+    made from training digits; its threshold (stages/refusal.py), chosen on others made from
+    validation digits and on the validation digits."""
+
+    nondigits: Annotated[int, Field(gt=0, le=100_000)]  # of each kind, to learn from
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    val_nondigits: Annotated[int, Field(gt=0, le=100_000)]  # of each kind: the threshold
+    max_sent: Annotated[float, Field(ge=0, lt=1)]  # of each kind, sent without a person
+    max_refused: Annotated[float, Field(ge=0, lt=1)]  # of the validation digits, refused
+
+
 class NumbersParams(Section):
     count: Annotated[int, Field(gt=0, le=100_000)]  # numbers of each kind
     digits: Annotated[int, Field(ge=1, le=40)]  # per number
     # the share of wrong numbers among those sent without a person, on validation numbers
     max_wrong_accepted: Annotated[float, Field(gt=0, lt=1)]
+    nondigits: Annotated[int, Field(gt=0, le=100_000)]  # of each kind, read for the report
 
 
 class PlotParams(Section):
@@ -191,6 +205,7 @@ class Params(Section):
     evaluate: EvaluateParams
     export: ExportParams
     reader: ReaderParams
+    refusal: RefusalParams
     numbers: NumbersParams
     plot: PlotParams
     transfer: TransferParams

@@ -19,6 +19,9 @@ BEST = Path("models/best")  # export: the chosen model, its SavedModel, calibrat
 SAVED_MODEL = BEST / "saved_model"
 CALIBRATION_FILE = BEST / "calibration.json"  # the temperature and reject threshold
 READER = Path("models/reader")  # digits.keras, pairs.keras, confidence.json: the number reader
+REFUSAL = Path("models/refusal")  # what is not a digit: the detector and its threshold
+DETECTOR = REFUSAL / "detector.keras"  # stage detector
+REFUSAL_THRESHOLD = REFUSAL / "threshold.json"  # stage refusal
 
 # metrics: the declared metrics (headline figures), then tracked tables, plots and timings
 METRICS = Path("metrics")
@@ -33,7 +36,9 @@ LATENCY = EVAL / "latency.json"  # timings: a plain output, never a metric
 EXPORTED = METRICS / "export.json"  # metric: the exported model, its test accuracy and ECE
 CALIBRATION = METRICS / "calibration"  # calibration.json, reliability/{raw,calibrated}.csv
 READER_SCORES = METRICS / "reader.json"  # metric: the reader's pieces and validation numbers
-NUMBERS = METRICS / "numbers"  # summary.json (metric), details.json, risk_coverage.csv
+REFUSAL_SCORES = METRICS / "refusal.json"  # metric: the detector on validation material
+NUMBERS = METRICS / "numbers"  # summary.json (metric), details.json, risk_coverage.csv,
+# nondigits.json (metric) and nondigits.csv: the refusal on the report's non-digits
 FIGURES = METRICS / "figures"
 
 # studies (run on demand, never by the default `dvc repro`): what each declares, the transfer

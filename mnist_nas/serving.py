@@ -1,10 +1,13 @@
 """The exported SavedModel, both ends: writing it with its calibrated serving signature, and
-loading it with its reject threshold, as predict, the demo and the numbers evaluation do."""
+loading it with its reject threshold, as predict, the demo and the numbers evaluation do; and
+a Keras model (the reader's, the non-digit detector) as a function of frames, as they call it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from mnist_nas import paths
 from mnist_nas.contract import SIDE, TINY
@@ -86,3 +89,18 @@ def reject_threshold(saved_model: Path = paths.SAVED_MODEL) -> float:
         return float(json.loads(path.read_text())["threshold"])
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"{path}: no reject threshold ({err}); run `dvc repro export`") from None
+
+
+def keras_function(model):
+    """A Keras model as a function of uint8 frames to float probabilities, through Keras'
+    compiled forward pass (predict_on_batch: a tf.function or a jitted JAX function, much
+    faster than predict() for the few dozen pieces of a row). The frames are padded to a power
+    of two (at least 16), so a reading of any length reuses one of a few compiled shapes."""
+
+    def call(frames: np.ndarray) -> np.ndarray:
+        size = max(16, 1 << (len(frames) - 1).bit_length())
+        padded = np.zeros((size, *frames.shape[1:]), frames.dtype)
+        padded[: len(frames)] = frames
+        return np.asarray(model.predict_on_batch(padded)[: len(frames)], np.float64)
+
+    return call

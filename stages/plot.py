@@ -1,7 +1,8 @@
 """plot: the figures users look at, as PNGs in metrics/figures (rendered by `dvc plots show`).
 
 Reads   data/prepared/test.npz, metrics/train/*/plots, metrics/eval, metrics/calibration/
-        reliability, metrics/numbers, models/best; params models, plot.*
+        reliability, metrics/numbers/{details.json,risk_coverage.csv}, models/best; params
+        models, plot.*
 Writes  metrics/figures/
         training_curves.png   validation accuracy and training loss per epoch, every candidate
         confusion.png         the best model's confusion matrix on the test set

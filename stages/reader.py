@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.files import load_model
     from mnist_nas.reading import confidence
     from mnist_nas.reading.evaluation import read_numbers
-    from mnist_nas.reading.number import NumberReader, keras_function
-    from mnist_nas.serving import load_classifier, reject_threshold
+    from mnist_nas.reading.number import NumberReader
+    from mnist_nas.serving import keras_function, load_classifier, reject_threshold
     from mnist_nas.training import runtime
     from mnist_nas.training.augment import without_augmentation
     from mnist_nas.training.number_reader import train_readers, with_augmentation

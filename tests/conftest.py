@@ -90,6 +90,10 @@ SMALL = {
     "reader__pair_epochs": 1,
     "reader__val_numbers": 6,
     "numbers__count": 10,
+    "numbers__nondigits": 3,
+    "refusal__nondigits": 20,
+    "refusal__val_nondigits": 10,
+    "refusal__epochs": 1,
     "transfer__base_epochs": 1,
     "transfer__epochs": 2,
     "transfer__steps_per_epoch": 5,
@@ -295,9 +299,9 @@ def build_served(models: Path, mnist: dict[str, np.ndarray]) -> None:
     from mnist_nas.files import save_model
     from mnist_nas.reading import confidence
     from mnist_nas.reading.evaluation import read_numbers
-    from mnist_nas.reading.number import NumberReader, keras_function
+    from mnist_nas.reading.number import NumberReader
     from mnist_nas.reading.pieces import examples
-    from mnist_nas.serving import export_saved_model, load_classifier
+    from mnist_nas.serving import export_saved_model, keras_function, load_classifier
     from mnist_nas.training.number_reader import train_readers
 
     small_convnet = train_small_convnet(mnist)
@@ -324,11 +328,41 @@ def build_served(models: Path, mnist: dict[str, np.ndarray]) -> None:
     save_model(digits, reader_dir / "digits.keras")
     save_model(pairs, reader_dir / "pairs.keras")
     (reader_dir / "confidence.json").write_text(json.dumps(stored))
+    build_refusal(models / "refusal", mnist)
+
+
+def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
+    """models/refusal as the detector and refusal stages write it, in about a minute: the
+    detector trained on 300 non-digits of each kind made from the first 30,000 training
+    digits and as many of those digits, drawn alike, for 4 epochs; its threshold chosen on 60
+    of each kind made from held-out digits (the training split's last 6,000) and 2,000 of
+    those digits, at 2% of each kind sent and 1% of the digits refused."""
+    from mnist_nas.files import save_model
+    from mnist_nas.reading import nondigits
+    from mnist_nas.reading.refusal import Refusal, threshold
+    from mnist_nas.serving import keras_function, load_classifier
+    from mnist_nas.training import detector
+
+    x, y = mnist["x_train"], mnist["y_train"]
+    made, _ = nondigits.frames(300, x[:30_000], "fit", 0)
+    digits = nondigits.digit_frames(x[: len(made)], "fit", 0)
+    choose, kinds = nondigits.frames(60, x[54_000:], "choose", 0)
+    held_out = nondigits.digit_frames(x[54_000:56_000], "choose", 0)
+    model = detector.train(*detector.examples(digits, y[: len(made)], made), 4, 64, 0)
+    scored = Refusal(keras_function(model), 0.0)
+    classify = load_classifier(folder.parent / "best" / "saved_model")
+    passing, accepted = (classify(frames).max(axis=1) >= 0.9 for frames in (choose, held_out))
+    chosen = threshold((scored.scores(choose), kinds, passing),
+                       (scored.scores(held_out), accepted), 0.02, 0.01)  # fmt: skip
+    folder.mkdir()
+    save_model(model, folder / "detector.keras")
+    (folder / "threshold.json").write_text(json.dumps({"threshold": chosen}))
 
 
 @pytest.fixture(scope="session")
 def served(mnist, tmp_path_factory) -> Path:
-    """models/best and models/reader for a small convnet trained here (build_served): read only."""
+    """models/best, models/reader and models/refusal for a small convnet trained here
+    (build_served): read only."""
     return shared(tmp_path_factory, "served", lambda folder: build_served(folder, mnist))
 
 
@@ -359,7 +393,7 @@ def find_doubtful_number(served: Path, mnist: dict[str, np.ndarray], folder: Pat
     from mnist_nas.reading import number
     from mnist_nas.reading.synthetic import number_image
 
-    reader = number.load(served / "reader", served / "best" / "saved_model")
+    reader = number.load(served / "reader", served / "best" / "saved_model", served / "refusal")
     x, y = mnist["x_test"][:3000], mnist["y_test"][:3000]
     probs = (reader.digits(x)[:, :10] + reader.classify(x)) / 2  # as the reader reads a digit
     right, top = probs.argmax(axis=1) == y, probs.max(axis=1)

@@ -19,6 +19,8 @@ from conftest import BIN, REPO, free_port, read_line, run
 from PIL import Image
 from skimage.morphology import skeletonize
 
+from mnist_nas.programs.demo import answer_html
+from mnist_nas.reading.images import Reading
 from mnist_nas.reading.synthetic import number_image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -43,7 +45,8 @@ def server(exported, tmp_path_factory):
         "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")),
     }
     command = [str(BIN / "mnist-demo"), "--model", str(exported / "saved_model"),
-               "--reader", str(exported.parent / "reader"), "--port", str(port)]  # fmt: skip
+               "--reader", str(exported.parent / "reader"),
+               "--refusal", str(exported.parent / "refusal"), "--port", str(port)]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -238,8 +241,7 @@ def test_the_api_answers_as_predict_does(server, exported, number_files):
     same probabilities (to the 0.1% predict prints), same flags."""
     url, _ = server
     files = [path for path, _ in number_files.values()]
-    command = ["mnist-predict", "--model", str(exported / "saved_model"),
-               "--reader", str(exported.parent / "reader"), *files]  # fmt: skip
+    command = ["mnist-predict", *served_by(exported), *files]
     lines = run(command, REPO).stdout.strip().splitlines()
     for (path, digits), line in zip(number_files.values(), lines, strict=True):
         printed, probabilities, verdict = read_line(line)
@@ -258,6 +260,72 @@ def test_the_api_answers_as_predict_does(server, exported, number_files):
         assert answer["model"]["name"] == "small_convnet"
     status, answer = post(url, files[0].read_bytes(), "?digits=9")
     assert (status, answer["needs_person"], answer["expected_digits"]) == (200, True, 9)
+
+
+def served_by(exported: Path) -> list[str]:
+    """mnist-predict's flags for the models the demo serves."""
+    return ["--model", str(exported / "saved_model"), "--reader", str(exported.parent / "reader"),
+            "--refusal", str(exported.parent / "refusal")]  # fmt: skip
+
+
+def nondigit_files(folder: Path) -> list[Path]:
+    """Images no one would read as a digit, made here as a user would: a printed A, K and #,
+    200x200 random pixels, paper with 3% ink specks, a thick horizontal dash."""
+    import matplotlib
+    from PIL import ImageDraw, ImageFont
+
+    rng = np.random.default_rng(3)
+    fonts = Path(matplotlib.get_data_path(), "fonts", "ttf")
+    made = {}
+    for name, text, face in (("A", "A", "DejaVuSans.ttf"), ("K", "K", "DejaVuSerif-Bold.ttf"),
+                             ("hash", "#", "DejaVuSans.ttf")):  # fmt: skip
+        made[name] = Image.new("L", (160, 160), 255)
+        font = ImageFont.truetype(str(fonts / face), 110)
+        ImageDraw.Draw(made[name]).text((80, 80), text, fill=0, font=font, anchor="mm")
+    made["noise"] = Image.fromarray(rng.integers(0, 256, (200, 200), dtype=np.uint8))
+    made["specks"] = Image.fromarray(np.where(rng.uniform(size=(200, 200)) < 0.03, 0, 255)
+                                     .astype(np.uint8))  # fmt: skip
+    made["dash"] = Image.new("L", (160, 160), 255)
+    ImageDraw.Draw(made["dash"]).rectangle((30, 70, 130, 90), fill=0)
+    for name, image in made.items():
+        image.save(folder / f"{name}.png")
+    return [folder / f"{name}.png" for name in made]
+
+
+def test_what_is_not_a_digit_is_refused_by_predict_and_the_api(
+    server, exported, sure_digits, tmp_path
+):
+    """A letter, a symbol, noise, specks and a dash: `not a digit` from mnist-predict (exit
+    code 0: reading succeeded) and `not_a_digit` from the API; a sure test digit of each class
+    is read by both, not refused."""
+    url, _ = server
+    refused = nondigit_files(tmp_path)
+    x, y = sure_digits
+    digits = []
+    for digit in range(10):
+        digits.append(tmp_path / f"digit{digit}.png")
+        Image.fromarray(255 - x[np.flatnonzero(y == digit)[0]]).resize((140, 140)).save(digits[-1])
+    result = run(["mnist-predict", *served_by(exported), *map(str, refused + digits)], REPO)
+    lines = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
+    for path in refused:
+        assert lines[str(path)].startswith("not a digit ("), (path.name, lines[str(path)])
+        status, answer = post(url, path.read_bytes())
+        assert status == 200 and answer["not_a_digit"] and answer["needs_person"], answer
+        assert answer["verdict"].startswith("not a digit")
+        assert answer["not_digit_probability"] >= answer["refusal_threshold"]
+    for digit, path in enumerate(digits):
+        assert lines[str(path)].startswith(str(digit)), (path.name, lines[str(path)])
+        status, answer = post(url, path.read_bytes())
+        assert status == 200 and not answer["not_a_digit"] and answer["digits"] == str(digit)
+    assert result.returncode == 0
+
+
+def test_the_page_shows_only_the_verdict_for_what_is_not_a_digit():
+    refused = Reading("4", [0.99], [False], not_digit=0.97, refusal_threshold=0.5)
+    verdict = "Not a digit (97.0%): a person must look at it."
+    assert answer_html(refused) == f'<div id="digits">?</div><p id="verdict">{verdict}</p>'
+    read = Reading("4", [0.99], [False], not_digit=0.01, refusal_threshold=0.5)
+    assert answer_html(read).startswith('<div id="digits">4</div>')
 
 
 def test_the_api_flags_a_number_with_one_doubtful_digit(server, doubtful_number):

@@ -89,7 +89,8 @@ def test_tied_accuracy_is_decided_by_the_log_loss_not_by_size():
 
 def test_shuffled_test_labels_change_no_choice(project, tmp_path):
     """Shuffle the test set's labels, score and export again with the real stages: the same
-    model is exported, byte for byte, while its reported test accuracy collapses."""
+    model is exported, byte for byte, while its reported test accuracy collapses; the reader
+    and the refusal are not even stale."""
     root = tmp_path / "p"
     shutil.copytree(project, root, symlinks=True)
     before = json.loads((project / "models/best/best.json").read_text())
@@ -98,6 +99,10 @@ def test_shuffled_test_labels_change_no_choice(project, tmp_path):
         x, y = test["x"], test["y"]
     test_file.unlink()  # a DVC output may be a link into the cache: never write through it
     np.savez(test_file, x=x, y=np.random.default_rng(0).permutation(y))
+    # no reader or refusal is chosen on the test set: neither is stale (models/best is not
+    # either: export's test figures change, its model and thresholds stay, asserted below)
+    status = run(["dvc", "status", "reader", "refusal", "--json"], root).stdout
+    assert json.loads(status) == {}
     run(["python", "-m", "stages.evaluate"], root)
     run(["python", "-m", "stages.export"], root)
     after = json.loads((root / "models/best/best.json").read_text())

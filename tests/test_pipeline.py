@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 from conftest import run, stale_stages
 
+from mnist_nas.reading.nondigits import KINDS
+
 
 def edit_params(root, section, key, value):
     path = root / "params.yaml"
@@ -58,7 +60,15 @@ def test_each_change_reruns_only_what_it_affects(project):
         (project / "params.yaml").write_text(backup)
         # the training stages change backend; the stages after them read .keras files on TF
         edit_params(project, "train", "backend", "jax")
-        assert stale_stages(project) == TRAIN | {"nas", "reader", "export"}
+        assert stale_stages(project) == TRAIN | {"nas", "reader", "detector", "export"}
+        (project / "params.yaml").write_text(backup)
+        # the report's non-digits are read by numbers alone: no threshold or model is chosen anew
+        edit_params(project, "numbers", "nondigits", 4)
+        assert stale_stages(project) == {"numbers"}
+        edit_params(project, "refusal", "max_sent", 0.05)
+        assert stale_stages(project) == {"refusal", "numbers"}
+        edit_params(project, "refusal", "epochs", 2)
+        assert stale_stages(project) == {"detector", "refusal", "numbers"}
         (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas", "export"}
@@ -104,6 +114,7 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
     assert {path for path, kind in kinds.items() if kind == "metric"} == {
         Path("metrics/eval/accuracy.json"), Path("metrics/export.json"),
         Path("metrics/reader.json"), Path("metrics/numbers/summary.json"),
+        Path("metrics/refusal.json"), Path("metrics/numbers/nondigits.json"),
         Path("metrics/nas/metrics.json"),
         *(Path(f"metrics/train/{name}/metrics.json") for name in ("mlp", "convnet",
                                                                   "deep_convnet")),
@@ -112,9 +123,11 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
                     "metrics/train/mlp/time.json"):  # fmt: skip
         assert kinds[Path(timings)] == "out"
     assert kinds[Path("metrics/numbers/risk_coverage.csv")] == "plot"
+    assert kinds[Path("metrics/numbers/nondigits.csv")] == "plot"
     assert kinds[Path("metrics/calibration/reliability")] == "plot"
     numbers = {p.name for p in written if p.parent == Path("metrics/numbers")}
-    assert numbers == {"summary.json", "details.json", "risk_coverage.csv"}
+    assert numbers == {"summary.json", "details.json", "risk_coverage.csv", "nondigits.json",
+                       "nondigits.csv"}  # fmt: skip
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     metrics = shown[""]["data"]
     assert set(metrics["metrics/eval/accuracy.json"]["data"]) == {
@@ -125,3 +138,6 @@ def test_every_file_the_stages_write_is_a_declared_output(project):
         "read", "sent", "wrong_sent"
     }  # fmt: skip
     assert set(metrics["metrics/reader.json"]["data"]) == {"digits", "pairs", "validation_numbers"}
+    refusal = metrics["metrics/numbers/nondigits.json"]["data"]
+    assert set(refusal["nondigits_sent_by_kind"]) == set(KINDS)
+    assert 0 <= refusal["digits_accepted"] <= refusal["digits_accepted_without_refusal"] <= 1

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from mnist_nas.files import load_model, save_npz
 from mnist_nas.reading import segment
 from mnist_nas.reading.ink import find_ink, to_grey
-from mnist_nas.reading.number import keras_function
 from mnist_nas.reading.pieces import NOT_ONE
 from mnist_nas.reading.synthetic import PAIRS, on_paper, pen, place, write_row
+from mnist_nas.serving import keras_function
 
 HELD_OUT = slice(50_000, 54_000)  # training digits the test reader was not fine-tuned on
 

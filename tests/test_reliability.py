@@ -354,7 +354,9 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
         "reader": ["seed", *[f"reader.{key}" for key in
                              yaml.safe_load((REPO / "params.yaml").read_text())["reader"]],
                    "numbers.digits", "numbers.max_wrong_accepted"],
-        "numbers": ["seed", "numbers.count", "numbers.digits"],
+        "detector": ["seed", "refusal.nondigits", "refusal.epochs", "refusal.batch_size"],
+        "refusal": ["seed", "refusal.val_nondigits", "refusal.max_sent", "refusal.max_refused"],
+        "numbers": ["seed", "numbers.count", "numbers.digits", "numbers.nondigits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
     }.items()
 }  # fmt: skip
@@ -461,6 +463,17 @@ def first_step(stage: str, params, root: Path, key: str) -> None:
         chunk_examples(x[picked], y[picked], 0, params.seed)  # two rows: written, cut, labelled
         wrong = np.arange(20) % 4 == 0
         lowest_safe_threshold(np.linspace(0, 1, 20), wrong, params.numbers.max_wrong_accepted)
+    elif stage in ("detector", "refusal"):
+        from mnist_nas.reading import nondigits
+        from mnist_nas.reading.refusal import threshold
+
+        x, _ = splits.load_split("train")
+        made = nondigits.chunk("letter", 2, x, "fit", [params.seed, 0, 7])
+        kinds = np.repeat(np.array(nondigits.KINDS), 2)
+        scores, passing = np.linspace(0, 1, len(kinds)), np.arange(len(kinds)) % 2 == 0
+        p = params.refusal
+        threshold((scores, kinds, passing), (scores, passing), p.max_sent, p.max_refused)
+        assert made.shape == (2, 28, 28)
     elif stage == "numbers":
         from mnist_nas.reading.synthetic import number_image
 

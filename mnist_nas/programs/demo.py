@@ -40,6 +40,8 @@ from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.files import load_model
 from mnist_nas.reading.images import Reading, open_image, read_image
+from mnist_nas.reading.refusal import Refusal, judge
+from mnist_nas.reading.refusal import load as load_refusal
 from mnist_nas.serving import load_classifier, reject_threshold
 
 MAX_UPLOAD_MB = 20  # a phone photo is a few MB; Pillow's pixel limit guards against bombs
@@ -56,9 +58,12 @@ class Served:
     keras_model: object
     model: dict
     numbers: object = None  # the number reader (models/reader), when it is there
+    refusal: Refusal | None = None  # the non-digit detector (models/refusal), when it is there
 
     @classmethod
-    def load(cls, saved_model: Path, number_reader: Path = paths.READER) -> Served:
+    def load(
+        cls, saved_model: Path, number_reader: Path = paths.READER, refusal: Path = paths.REFUSAL
+    ) -> Served:
         folder = saved_model.parent
         classify = load_classifier(saved_model)
         try:
@@ -73,8 +78,9 @@ class Served:
         if (number_reader / "confidence.json").is_file():
             from mnist_nas.reading import number
 
-            numbers = number.load(number_reader, saved_model)
-        return cls(classify, reject_threshold(saved_model), keras_model, model, numbers)
+            numbers = number.load(number_reader, saved_model, refusal)
+        detector = numbers.refusal if numbers else load_refusal(refusal)
+        return cls(classify, reject_threshold(saved_model), keras_model, model, numbers, detector)
 
     def read(self, source, digits: int | None = None, name: str | None = None):
         """The Reading of an image (a path or an open binary file) and the 28x28 frames read:
@@ -84,7 +90,7 @@ class Served:
             return reading, np.stack(frames)
         frames = read_image(source, self.classify, digits, name)
         probs = self.classify(frames)
-        return Reading.of(probs, self.threshold, digits), frames
+        return Reading.of(probs, self.threshold, digits, **judge(self.refusal, frames)), frames
 
     def as_json(self, reading: Reading) -> dict:
         return {
@@ -96,6 +102,10 @@ class Served:
             "threshold": self.threshold,
             "number_confidence": reading.confidence,
             "number_threshold": reading.number_threshold,
+            "not_a_digit": reading.refused,
+            "not_digit_probability": reading.not_digit,
+            "refusal_threshold": reading.refusal_threshold,
+            "verdict": reading.verdict,
             "model": self.model,
         }
 
@@ -122,14 +132,17 @@ def short(sha256: str) -> str:
 
 
 def answer_html(reading: Reading) -> str:
-    """The digit string, doubtful digits [in brackets] and red, and the verdict."""
+    """The digit string, doubtful digits [in brackets] and red, and the verdict; for what is
+    not a digit, only the verdict."""
+    verdict = reading.verdict[0].upper() + reading.verdict[1:] + "."
+    if reading.refused:
+        return f'<div id="digits">?</div><p id="verdict">{html.escape(verdict)}</p>'
     marks = "".join(
         f'<span class="doubtful" title="{p:.1%}">[{d}]</span>' if doubtful else d
         for d, p, doubtful in zip(
             reading.digits, reading.probabilities, reading.doubtful, strict=True
         )
     )
-    verdict = reading.verdict[0].upper() + reading.verdict[1:] + "."
     percents = " ".join(f"{p:.1%}" for p in reading.probabilities)
     return (
         f'<div id="digits">{marks}</div><p id="probabilities">{percents}</p>'
@@ -313,10 +326,14 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument(
         "--reader", type=Path, default=paths.READER, help="number reader folder (rows of digits)"
     )
+    args.add_argument(
+        "--refusal", type=Path, default=paths.REFUSAL,
+        help="non-digit detector folder: what scores at its threshold is `not a digit`",
+    )  # fmt: skip
     args = args.parse_args(argv)
 
     check_port(args.host, args.port)
-    served = Served.load(args.model, args.reader)
+    served = Served.load(args.model, args.reader, args.refusal)
     print(f"demo: {served.model['name']} on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app(served), host=args.host, port=args.port, log_level="warning")
 

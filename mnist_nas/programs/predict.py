@@ -24,6 +24,8 @@ from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.reading.images import Reading, open_image, to_digits
+from mnist_nas.reading.refusal import judge
+from mnist_nas.reading.refusal import load as load_refusal
 
 
 def probability(text: str) -> float:
@@ -40,6 +42,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     args.add_argument(
         "--reader", type=Path, default=paths.READER, help="number reader folder (rows of digits)"
     )
+    args.add_argument(
+        "--refusal", type=Path, default=paths.REFUSAL,
+        help="non-digit detector folder: what scores at its threshold is `not a digit`",
+    )  # fmt: skip
     args.add_argument(
         "--threshold",
         type=probability,
@@ -60,18 +66,17 @@ def main(argv: list[str] | None = None) -> None:
     if (args.reader / "confidence.json").is_file():
         from mnist_nas.reading import number
 
-        reader = number.load(args.reader, args.model)
+        reader = number.load(args.reader, args.model, args.refusal)
         if args.threshold is not None:  # the verdict's threshold, a digit's or a number's
             reader.threshold = reader.number_threshold = args.threshold
         failed = report(args.images, lambda image: reader.read(image, args.digits)[0])
     else:
-        classify = load_classifier(args.model)
+        classify, refusal = load_classifier(args.model), load_refusal(args.refusal)
         threshold = reject_threshold(args.model) if args.threshold is None else args.threshold
 
         def read_digits(image):
-            return Reading.of(
-                classify(to_digits(image, classify, args.digits)), threshold, args.digits
-            )
+            frames = to_digits(image, classify, args.digits)
+            return Reading.of(classify(frames), threshold, args.digits, **judge(refusal, frames))
 
         failed = report(args.images, read_digits)
     if failed:

@@ -99,13 +99,15 @@ def read_one(reader: NumberReader, image, length: int) -> dict:
     """One number's reading: the digits, the features, the confidence, the verdict."""
     try:
         ink = find_ink(to_grey(image))
-        probs, evidence, _ = reader.evidence(ink, length)
-        reading = reader.judge(probs, evidence, length)
+        probs, evidence, frames, paired = reader.evidence(ink, length)
+        reading = reader.judge(probs, evidence, length, frames[~paired])
     except UserError:  # no ink found: nothing read
-        return {"read": "", **dict.fromkeys(FEATURES, 0.0), "confidence": 0.0, "accepted": False}
+        return {"read": "", **dict.fromkeys(FEATURES, 0.0), "confidence": 0.0,
+                "refused": False, "accepted": False}  # fmt: skip
     return {
         "read": reading.digits,
         **dict(zip(FEATURES, evidence, strict=True)),
         "confidence": np.nan if reading.confidence is None else reading.confidence,
+        "refused": reading.refused,  # taken for something that is not a digit
         "accepted": reader.fitted is not None and not reading.needs_person,
     }

@@ -80,6 +80,10 @@ class Reading:
     expected: int | None = None  # the number of digits the reader expects, if it knows
     confidence: float | None = None
     number_threshold: float | None = None
+    # the detector's probability that what was read is not a digit (of a row: the median of its
+    # pieces') and the refusal threshold chosen on validation non-digits (mnist_nas.reading.refusal)
+    not_digit: float | None = None
+    refusal_threshold: float | None = None
 
     @classmethod
     def of(
@@ -89,6 +93,8 @@ class Reading:
         expected: int | None = None,
         confidence: float | None = None,
         number_threshold: float | None = None,
+        not_digit: float | None = None,
+        refusal_threshold: float | None = None,
     ) -> Reading:
         """The reading of digits' probabilities [n, 10]. Judged by the number: when it falls
         below number_threshold, the digits under the digit threshold are doubtful, or, if none
@@ -101,7 +107,13 @@ class Reading:
                 doubtful[:] = False
             elif not doubtful.any():
                 doubtful[np.argmin(top)] = True
-        return cls(digits, top.tolist(), doubtful.tolist(), expected, confidence, number_threshold)
+        return cls(digits, top.tolist(), doubtful.tolist(), expected, confidence,
+                   number_threshold, not_digit, refusal_threshold)  # fmt: skip
+
+    @property
+    def refused(self) -> bool:
+        """Not a digit: a letter, a symbol, a scribble, noise. Nothing is read then."""
+        return self.not_digit is not None and self.not_digit >= self.refusal_threshold
 
     @property
     def wrong_length(self) -> bool:
@@ -116,11 +128,13 @@ class Reading:
 
     @property
     def needs_person(self) -> bool:
-        return self.wrong_length or self.unsure
+        return self.refused or self.wrong_length or self.unsure
 
     @property
     def verdict(self) -> str:
         """The verdict in words: accepted, or why a person must read it."""
+        if self.refused:
+            return f"not a digit ({self.not_digit:.1%}): a person must look at it"
         if self.wrong_length:
             return f"needs a person: {len(self.digits)} digits, expected {self.expected}"
         if self.confidence is not None:
@@ -134,6 +148,8 @@ class Reading:
         return "accepted: every digit is above the reject threshold"
 
     def __str__(self) -> str:
+        if self.refused:
+            return f"not a digit ({self.not_digit:.1%})"
         marked = "".join(
             f"[{digit}]" if doubtful else digit
             for digit, doubtful in zip(self.digits, self.doubtful, strict=True)

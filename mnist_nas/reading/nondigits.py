@@ -247,3 +247,39 @@ def frames(
     with ProcessPoolExecutor(jobs) as pool:
         parts = list(pool.map(chunk, *zip(*work, strict=True)))
     return np.concatenate(parts), np.repeat(np.array(KINDS), count)
+
+
+BLOCK = 500  # digits drawn with one seed: the same bytes for any number of jobs
+
+
+def digit_block(digits: np.ndarray, seed: list) -> np.ndarray:
+    """Digits drawn on paper as the non-digits are (scaled and placed by `box`, the same papers,
+    inks, noise and blur) and framed as predict frames a digit: uint8 [n, 28, 28]. One whose ink
+    is not found is drawn again, on other paper."""
+    from mnist_nas.reading.images import to_mnist
+    from mnist_nas.reading.synthetic import on_paper
+
+    rng, frames = np.random.default_rng(seed), []
+    for digit in digits:
+        for _ in range(10):
+            try:
+                ink = np.asarray(digit_ink(digit, rng), np.float32) / 255
+                frames.append(to_mnist(on_paper(ink, rng)))
+                break
+            except UserError:
+                continue
+        else:
+            raise UserError("a digit whose ink was not found on 10 papers: is it blank?")
+    return np.stack(frames)
+
+
+def digit_frames(digits: np.ndarray, purpose: str, seed: int, jobs: int = 2) -> np.ndarray:
+    """Each of these digits (uint8 [n, 28, 28]) as predict sees it in a photo, drawn and framed
+    as the non-digits are, with the purpose's seeds: so that what tells the two apart is the
+    shape, never the drawing. The same arguments give the same bytes, for any number of jobs."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    blocks = [digits[start : start + BLOCK] for start in range(0, len(digits), BLOCK)]
+    seeds = [[seed, PURPOSES.index(purpose), len(KINDS), i] for i in range(len(blocks))]
+    with ProcessPoolExecutor(jobs) as pool:
+        return np.concatenate(list(pool.map(digit_block, blocks, seeds)))

@@ -15,6 +15,7 @@ from PIL import Image
 from mnist_nas.reading import confidence, segment
 from mnist_nas.reading.images import Reading
 from mnist_nas.reading.ink import find_ink, to_grey
+from mnist_nas.reading.refusal import Refusal, judge
 
 
 @dataclass
@@ -28,27 +29,32 @@ class NumberReader:
     pairs: object  # uint8 [n, 28, 56] -> [n, 2, 11]
     fitted: dict | None = None  # confidence.fit's logistic regression (None: not fitted yet)
     number_threshold: float | None = None  # chosen on validation numbers
+    refusal: Refusal | None = None  # the non-digit detector (None: nothing is refused)
 
     def read_ink(self, ink: np.ndarray, count: int | None = None) -> tuple[Reading, list]:
         """The Reading of a row's ink and the 28x28 frame of each digit read."""
         if segment.layout(ink, count) is None:  # one digit: the exported classifier reads it
             frames = segment.to_mnist_frame(ink)[None]
-            return Reading.of(self.classify(frames), self.threshold, count), list(frames)
-        probs, evidence, frames = self.evidence(ink, count)
-        return self.judge(probs, evidence, count), list(frames)
+            refused = judge(self.refusal, frames)
+            return Reading.of(self.classify(frames), self.threshold, count, **refused), [*frames]
+        probs, evidence, frames, paired = self.evidence(ink, count)
+        return self.judge(probs, evidence, count, frames[~paired]), list(frames)
 
-    def judge(self, probs: np.ndarray, evidence: list, count: int | None) -> Reading:
-        """The Reading of a row's digits' probabilities and its evidence (features)."""
+    def judge(
+        self, probs: np.ndarray, evidence: list, count: int | None, alone: np.ndarray
+    ) -> Reading:
+        """The Reading of a row's digits' probabilities, its evidence (features) and the frames
+        of the digits cut alone (half of a touching pair is no digit by itself)."""
         number = None
         if self.fitted is not None:
             number = float(confidence.predict(self.fitted, [evidence])[0])
-        return Reading.of(
-            probs, self.threshold, count, confidence=number, number_threshold=self.number_threshold
-        )
+        judged = {"confidence": number, "number_threshold": self.number_threshold}
+        return Reading.of(probs, self.threshold, count, **judged, **judge(self.refusal, alone))
 
     def evidence(self, ink: np.ndarray, count: int | None) -> tuple:
         """A row read by the reader: its digits' probabilities [n, 10], the number-level
-        confidence's features (confidence.FEATURES) and the digits' frames [n, 28, 28]."""
+        confidence's features (confidence.FEATURES), the digits' frames [n, 28, 28] and which
+        of them the pair reader read."""
         found, share = segment.read_row(ink, self.digits, count, self.pairs)
         frames = np.stack([segment.to_mnist_frame(digit.ink) for digit in found])
         second = self.classify(frames)
@@ -59,19 +65,21 @@ class NumberReader:
             for digit, s in zip(found, second, strict=True)
         ])  # fmt: skip
         paired = np.array([digit.paired for digit in found])
-        return probs, confidence.features(probs, share, second, paired), frames
+        return probs, confidence.features(probs, share, second, paired), frames, paired
 
     def read(self, image: Image.Image, count: int | None = None) -> tuple[Reading, list]:
         return self.read_ink(find_ink(to_grey(image)), count)
 
 
-def load(reader: Path, saved_model: Path) -> NumberReader:
-    """The number reader of models/reader beside the exported SavedModel."""
+def load(reader: Path, saved_model: Path, refusal: Path | None = None) -> NumberReader:
+    """The number reader of models/reader beside the exported SavedModel, and the non-digit
+    detector of `refusal` (models/refusal) when it is there."""
     import json
 
     from mnist_nas.errors import UserError
     from mnist_nas.files import load_model
-    from mnist_nas.serving import load_classifier, reject_threshold
+    from mnist_nas.reading.refusal import load as load_refusal
+    from mnist_nas.serving import keras_function, load_classifier, reject_threshold
 
     digits, pairs = (load_model(reader / name) for name in ("digits.keras", "pairs.keras"))
     try:
@@ -85,19 +93,5 @@ def load(reader: Path, saved_model: Path) -> NumberReader:
         keras_function(pairs),
         fitted["model"],
         fitted["threshold"],
+        None if refusal is None else load_refusal(refusal),
     )
-
-
-def keras_function(model):
-    """A Keras model as a function of uint8 frames to float probabilities, through Keras'
-    compiled forward pass (predict_on_batch: a tf.function or a jitted JAX function, much
-    faster than predict() for the few dozen pieces of a row). The frames are padded to a power
-    of two (at least 16), so a reading of any length reuses one of a few compiled shapes."""
-
-    def call(frames: np.ndarray) -> np.ndarray:
-        size = max(16, 1 << (len(frames) - 1).bit_length())
-        padded = np.zeros((size, *frames.shape[1:]), frames.dtype)
-        padded[: len(frames)] = frames
-        return np.asarray(model.predict_on_batch(padded)[: len(frames)], np.float64)
-
-    return call
