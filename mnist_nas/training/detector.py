@@ -24,7 +24,7 @@ def detector(filters: tuple[int, ...] = (32, 64, 128)) -> keras.Model:
     for width in filters:
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
         x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False)(x)
-        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
     x = layers.Dense(128, activation="relu")(layers.Dropout(0.3)(layers.Flatten()(x)))
     outputs = layers.Dense(NUM_CLASSES + 1, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="nondigit_detector")
