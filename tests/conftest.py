@@ -337,6 +337,8 @@ def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
     digits and as many of those digits, drawn alike, for 4 epochs; its threshold chosen on 60
     of each kind made from held-out digits (the training split's last 6,000) and 2,000 of
     those digits, at 2% of each kind sent and 1% of the digits refused."""
+    import keras
+
     from mnist_nas.files import save_model
     from mnist_nas.reading import nondigits
     from mnist_nas.reading.refusal import Refusal, threshold
@@ -348,6 +350,7 @@ def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
     digits = nondigits.digit_frames(x[: len(made)], "fit", 0)
     choose, kinds = nondigits.frames(60, x[54_000:], "choose", 0)
     held_out = nondigits.digit_frames(x[54_000:56_000], "choose", 0)
+    keras.utils.set_random_seed(0)  # as the stage's runtime.setup does
     model = detector.train(*detector.examples(digits, y[: len(made)], made), 4, 64, 0)
     scored = Refusal(keras_function(model), 0.0)
     classify = load_classifier(folder.parent / "best" / "saved_model")
