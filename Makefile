@@ -79,7 +79,7 @@ study: venv
 # dvc exp diff and dvc metrics show have them all.
 compare: venv
 	dvc exp show --only-changed --precision 4 --no-pager \
-		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching|digits|pairs|validation_numbers)\..*'
+		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching|digits|pairs|validation_numbers)\..*|(non)?digits_.*|threshold'
 
 # A page to draw or upload digits and see what models/best reads, with a JSON API beside it
 # (docs/demo.md): http://127.0.0.1:$(PORT). It serves on the loopback address only.

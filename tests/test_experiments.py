@@ -115,13 +115,15 @@ def test_queued_jobs_train_with_the_thread_settings_the_queue_started_with(exper
 
 
 def test_the_jax_experiment_trains_on_jax_and_the_rest_runs_on_tensorflow(experiments):
-    """train.backend: jax reruns exactly the training stages and what reads their models; the
-    training stages ran on JAX, and evaluate and export read their .keras files on TensorFlow."""
+    """train.backend: jax reruns exactly the training stages (the detector's too) and what reads
+    their models; the training stages ran on JAX, and evaluate and export read their .keras
+    files on TensorFlow."""
     log = run(["dvc", "queue", "logs", "jax"], experiments).stdout
     ran = re.findall(r"Running stage '(.+?)'", log)
-    assert {"train@mlp", "train@convnet", "train@deep_convnet", "nas", "reader"} <= set(ran)
+    trained = {"train@mlp", "train@convnet", "train@deep_convnet", "nas", "reader", "detector"}
+    assert trained <= set(ran)
     assert {"evaluate", "export"} <= set(ran) and "prepare" not in ran
-    assert log.count("runtime: jax") == 5 and "runtime: tensorflow" not in log, log
+    assert log.count("runtime: jax") == 6 and "runtime: tensorflow" not in log, log
 
 
 def test_exp_diff_shows_the_changed_param_and_metrics(experiments):
