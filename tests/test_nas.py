@@ -63,6 +63,16 @@ def read_trials(project) -> list[dict]:
         return list(csv.DictReader(table))
 
 
+def test_a_killed_search_ends_as_an_uninterrupted_one(resumed, tmp_path):
+    """The trial the kill interrupted is retried alone in a new process, and still trains as
+    it did after the trials before it: each trial is seeded from its own id."""
+    root = scratch_project(tmp_path, **TRIALS)
+    run(["python", "-m", "stages.nas"], root)
+    assert read_trials(resumed["root"]) == read_trials(root)
+    metrics = "metrics/nas/metrics.json"
+    assert (resumed["root"] / metrics).read_bytes() == (root / metrics).read_bytes()
+
+
 def test_search_and_final_training_write_every_output(searched):
     metrics = json.loads((searched / "metrics/nas/metrics.json").read_text())
     assert metrics["trials_completed"] == 3 and 0 < metrics["trial_val_accuracy"] <= 1

@@ -184,7 +184,8 @@ def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
     """The AutoKeras tuner class, also saving each trial's wall time, size, cost and worker,
     skipping models over `max_mflops` (as keras-tuner skips those over max_model_size),
     retrying on reload the trial a kill left begun but unlisted (retry_orphaned_trials),
-    feeding each trial's fit as datasets shuffled with `seed` (fed_as_datasets), and stopping
+    seeding each trial from `seed` and its id (so a trial retried after a kill, alone in a new
+    process, trains as it would have after the trials before it), feeding each trial's fit as datasets shuffled with `seed` (fed_as_datasets), and stopping
     a distributed worker after its last trial (WorkerFinished)."""
 
     class TimedTuner(tuner_class):
@@ -203,6 +204,7 @@ def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
             return model
 
         def on_trial_begin(self, trial):
+            keras.utils.set_random_seed(seed + int(trial.trial_id))
             self._trial_started = time.perf_counter()
             self._trial_params = self._trial_mflops = None
             super().on_trial_begin(trial)
