@@ -74,12 +74,12 @@ study: venv
 
 # The experiments side by side in a 120-column terminal, by what they are chosen by: the params
 # that differ, each model's validation accuracy and which model was exported, at 4 digits. The
-# test-set figures (reported, never chosen by), the number reader's (metrics/reader.json), the
-# numbers', hashes, dates and queue columns are left out:
+# test-set figures (reported, never chosen by), the search's proxy score, the number reader's
+# (metrics/reader.json), the numbers', hashes, dates and queue columns are left out:
 # dvc exp diff and dvc metrics show have them all.
 compare: venv
 	dvc exp show --only-changed --precision 4 --no-pager \
-		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|(separated|touching|digits|pairs|validation_numbers)\..*|(non)?digits_.*|threshold'
+		--drop 'Created|State|Executor|.*\.py$$|(data|models|metrics)/.*|.*\.test$$|test_.*|trial_.*|(separated|touching|digits|pairs|validation_numbers)\..*|(non)?digits_.*|threshold'
 
 # A page to draw or upload digits and see what models/best reads, with a JSON API beside it
 # (docs/demo.md): http://127.0.0.1:$(PORT). It serves on the loopback address only.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
 import yaml
@@ -22,6 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]  # commits in scratch repos
 STAGE_LINE = re.compile(r"^Running stage '(.+)':", flags=re.MULTILINE)  # in dvc repro's output
+
+# In CI the property-based tests draw the same examples on every run, so that a run passes or
+# fails for a reason in the commit, never by the draw; elsewhere each run explores new ones
+# (and Hypothesis keeps a failure's example in .hypothesis/ until it passes).
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -291,7 +300,7 @@ def train_small_convnet(mnist: dict[str, np.ndarray]):
 
 def build_served(models: Path, mnist: dict[str, np.ndarray]) -> None:
     """models/best and models/reader as `export` and `reader` write them, for the small convnet,
-    in about a minute: the SavedModel (temperature 1.2, digit threshold 0.9), its model.keras,
+    in about two minutes: the SavedModel (temperature 1.2, digit threshold 0.9), its model.keras,
     calibration.json and best.json (with model.keras' sha256); the number reader fine-tuned
     from it on pieces cut from 800 rows of training digits, its confidence fitted on 120
     numbers of each kind built from digits held out of those (the training split's last 6,000).
@@ -332,11 +341,13 @@ def build_served(models: Path, mnist: dict[str, np.ndarray]) -> None:
 
 
 def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
-    """models/refusal as the detector and refusal stages write it, in about a minute: the
-    detector trained on 300 non-digits of each kind made from the first 30,000 training
-    digits and as many of those digits, drawn alike, for 4 epochs; its threshold chosen on 60
-    of each kind made from held-out digits (the training split's last 6,000) and 2,000 of
-    those digits, at 2% of each kind sent and 1% of the digits refused."""
+    """models/refusal as the detector and refusal stages write it, in about 50 s: the
+    detector trained on 150 non-digits of each kind made from the first 30,000 training
+    digits and as many of those digits, drawn alike, for 4 epochs; its threshold chosen on 40
+    of each kind made from held-out digits (the training split's last 6,000) and 1,000 of
+    those digits, at 2% of each kind sent and 1% of the digits refused. (Half of that material
+    still refuses the tests' letters, noise, specks and dash at 0.997 or more against a
+    threshold of 0.98, and none of 300 sure test digits; a third does not.)"""
     import keras
 
     from mnist_nas.files import save_model
@@ -346,10 +357,10 @@ def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
     from mnist_nas.training import detector
 
     x, y = mnist["x_train"], mnist["y_train"]
-    made, _ = nondigits.frames(300, x[:30_000], "fit", 0)
+    made, _ = nondigits.frames(150, x[:30_000], "fit", 0)
     digits = nondigits.digit_frames(x[: len(made)], "fit", 0)
-    choose, kinds = nondigits.frames(60, x[54_000:], "choose", 0)
-    held_out = nondigits.digit_frames(x[54_000:56_000], "choose", 0)
+    choose, kinds = nondigits.frames(40, x[54_000:], "choose", 0)
+    held_out = nondigits.digit_frames(x[54_000:55_000], "choose", 0)
     keras.utils.set_random_seed(0)  # as the stage's runtime.setup does
     model = detector.train(*detector.examples(digits, y[: len(made)], made), 4, 64, 0)
     scored = Refusal(keras_function(model), 0.0)
@@ -506,5 +517,9 @@ def project(tmp_path_factory) -> Path:
 
 def stale_stages(root) -> set[str]:
     """The stages whose own code, params or data changed: what `dvc repro` reruns first (the
-    stages below them rerun too if their outputs then change)."""
-    return set(STAGE_LINE.findall(run(["dvc", "repro", "--dry"], root).stdout))
+    stages below them rerun too if their outputs then change). DVC's status, asked in this
+    process: `dvc repro --dry` gives the same stages, for a DVC start (2 s) each time."""
+    from dvc.repo import Repo
+
+    with contextlib.chdir(root), Repo() as repo:  # names stages as seen from root
+        return set(repo.status())

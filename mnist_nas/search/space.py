@@ -184,9 +184,10 @@ def timed(tuner_class: type, max_mflops: float, seed: int) -> type:
     """The AutoKeras tuner class, also saving each trial's wall time, size, cost and worker,
     skipping models over `max_mflops` (as keras-tuner skips those over max_model_size),
     retrying on reload the trial a kill left begun but unlisted (retry_orphaned_trials),
-    seeding each trial from `seed` and its id (so a trial retried after a kill, alone in a new
-    process, trains as it would have after the trials before it), feeding each trial's fit as datasets shuffled with `seed` (fed_as_datasets), and stopping
-    a distributed worker after its last trial (WorkerFinished)."""
+    seeding each trial from `seed` and its id (a trial retried after a kill, alone in a new
+    process, trains as it would have after the trials before it), feeding each trial's fit
+    as datasets shuffled with `seed` (fed_as_datasets), and stopping a distributed worker
+    after its last trial (WorkerFinished)."""
 
     class TimedTuner(tuner_class):
         trials_run: list[str] = []
