@@ -345,9 +345,10 @@ def build_refusal(folder: Path, mnist: dict[str, np.ndarray]) -> None:
     detector trained on 150 non-digits of each kind made from the first 30,000 training
     digits and as many of those digits, drawn alike, for 4 epochs; its threshold chosen on 40
     of each kind made from held-out digits (the training split's last 6,000) and 1,000 of
-    those digits, at 2% of each kind sent and 1% of the digits refused. (Half of that material
-    still refuses the tests' letters, noise, specks and dash at 0.997 or more against a
-    threshold of 0.98, and none of 300 sure test digits; a third does not.)"""
+    those digits, at 2% of each kind sent and 1% of the digits refused. (Half of what this
+    fixture used before 2026-12-05: it still scores the tests' letters, noise, specks and dash
+    0.997 or more against a threshold of 0.98 and refuses none of 300 sure test digits; a
+    third of it refused 4 of them.)"""
     import keras
 
     from mnist_nas.files import save_model
