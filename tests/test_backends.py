@@ -168,3 +168,19 @@ def test_the_backend_param_reaches_keras_before_it_starts(tmp_path):
     select("tensorflow")  # Keras runs on it here: nothing to do
     with pytest.raises(UserError, match="train.backend: 'jax' asked for, but Keras already"):
         select("jax")
+
+
+def test_keras_starts_without_the_packages_it_would_not_use_which_stay_importable():
+    """TensorFlow and Keras import JAX, scikit-learn and matplotlib at start-up where they are
+    installed, as here; after mnist_nas they do not (mnist_nas.SKIPPED_AT_START), and each
+    still imports and works on demand. Without mnist_nas the same import loads all three: the
+    test sees what the finder changes."""
+    script = ("import sys; import {first}keras; print(*(m in sys.modules for m in {names})); "
+              "import jax.numpy, sklearn.metrics, matplotlib.pyplot; "
+              "print(jax.numpy.ones(3).sum(), sklearn.metrics.accuracy_score([1, 2], [1, 3]), "
+              "matplotlib.pyplot.figure().number)")  # fmt: skip
+    names = ("jax", "sklearn", "matplotlib")
+    skipped = run(["python", "-c", script.format(first="mnist_nas, ", names=names)], REPO)
+    assert skipped.stdout.split() == ["False", "False", "False", "3.0", "0.5", "1"]
+    loaded = run(["python", "-c", script.format(first="", names=names)], REPO)
+    assert loaded.stdout.split()[:3] == ["True", "True", "True"]
