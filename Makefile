@@ -39,12 +39,14 @@ repro: venv
 	dvc repro
 
 # The whole pipeline in about two minutes on 2 cores, as a DVC experiment: 2,000 digits per split,
-# one epoch per candidate, a one-trial search and one epoch of final training. Then checks that every declared output exists.
+# one epoch per candidate, a one-trial search and one epoch of final training, 200 non-digits of
+# each kind for the detector's one epoch. Then checks that every declared output exists.
 # CI runs it; `dvc exp show` lists it; `git checkout . && dvc checkout` goes back to your state.
 SMALL_PARAMS = -S data.limit=2000 -S epochs=1 -S convnet.epochs=null \
 	-S deep_convnet.epochs=null -S nas.max_trials=1 -S nas.trial_epochs=1 -S nas.epochs=1 \
 	-S evaluate.latency_runs=5 -S reader.rows=200 -S reader.val_rows=40 -S reader.epochs=1 \
-	-S reader.pair_epochs=1 -S reader.val_numbers=20 -S numbers.count=20
+	-S reader.pair_epochs=1 -S reader.val_numbers=20 -S numbers.count=20 -S numbers.nondigits=20 \
+	-S refusal.nondigits=200 -S refusal.val_nondigits=30 -S refusal.epochs=1
 small: venv
 	dvc exp run $(SMALL_PARAMS) $(if $(NAME),--name $(NAME))
 	python .ci/check_outputs.py

@@ -68,9 +68,12 @@ def test_make_small_sets_known_keys_to_values_the_schema_accepts():
     command = next(line for line in dry_run.splitlines() if line.startswith("dvc exp run"))
     settings = dict(pair.split("=", 1) for pair in re.findall(r"-S (\S+)", command))
     assert {"data.limit", "epochs", "nas.max_trials"} <= settings.keys()
+    # every stage small, the non-digit detector and its material included
+    assert {"refusal.nondigits", "refusal.epochs", "numbers.nondigits"} <= settings.keys()
     values = {key: yaml.safe_load(value) for key, value in settings.items()}
     params = Params.model_validate(apply(read_yaml(REPO / "params.yaml"), values))
     assert params.data.limit == 2000 and params.nas.max_trials == 1
+    assert params.refusal.nondigits * 9 <= params.data.limit and params.refusal.epochs == 1
 
 
 def test_output_check_passes_on_a_complete_run_and_names_what_is_missing(project, tmp_path):
