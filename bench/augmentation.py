@@ -67,7 +67,8 @@ VARIANTS = ["keras layers", "RandomAffine"]
 
 
 def measure(backend: str, variant: str, steps: int, timeout: float) -> str:
-    """The row's two cells: the first step and the median of the others, or why there are none."""
+    """The row's last three cells: the first step, the median of the others and the loss, or
+    why there are none."""
     try:
         result = subprocess.run(
             [sys.executable, "-c", CHILD, backend, variant, str(steps)],

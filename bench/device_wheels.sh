@@ -2,7 +2,7 @@
 # The wheels a GPU machine of the `device` tool lacks for bench/device_check.sh, at the versions of
 # requirements-jax-gpu.lock, into .whl/ (git ignores it; the device call carries it). That image
 # has Python 3.12, JAX, NumPy, SciPy, scikit-image, h5py, rich and absl-py, and no package
-# registry (docs/backends.md). About 6 MB.
+# registry (docs/backends.md). About 5 MB.
 #
 #     bash bench/device_wheels.sh
 set -euo pipefail
