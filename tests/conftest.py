@@ -256,6 +256,24 @@ def mnist() -> dict[str, np.ndarray]:
         return {key: archive[key] for key in archive.files}
 
 
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of what the session's workers share (MNIST_NAS_TEST_SHARED, when set)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder all the workers' own temporary folders are in
+    if kept := os.environ.get("MNIST_NAS_TEST_SHARED"):  # to keep them across sessions (loops)
+        root = Path(kept)
+        root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def jax_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One JAX compilation cache for every stage the session runs on JAX, on either worker
+    (mnist_nas.training.backend.JAX_CACHE), instead of the user's."""
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(session_root(tmp_path_factory) / "jax-cache")
+
+
 def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
     """A folder made once a test session by `build(folder)`, even when pytest-xdist's workers
     share the session: the first to ask builds it under a lock, the others wait and read it.
@@ -264,12 +282,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
     module's fixtures); delete DIR after a change to the code."""
     from filelock import FileLock
 
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the folder all the workers' own temporary folders are in
-    if kept := os.environ.get("MNIST_NAS_TEST_SHARED"):  # to keep them across sessions (loops)
-        root = Path(kept)
-        root.mkdir(parents=True, exist_ok=True)
+    root = session_root(tmp_path_factory)
     folder, built = root / name, root / f"{name}.built"
     with FileLock(root / f"{name}.lock"):
         if not built.exists():

@@ -154,13 +154,18 @@ def test_a_saved_model_is_plain_keras_without_its_augmentation(tmp_path, mnist):
 
 
 def test_the_backend_param_reaches_keras_before_it_starts(tmp_path):
-    """select() sets KERAS_BACKEND and XLA's deterministic flag for JAX; it refuses a backend
-    other than the one Keras already runs on, in one line naming the param."""
-    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false"}
-    script = ("import os; from mnist_nas.training.backend import select; select('jax'); "
-              "import keras; print(keras.backend.backend(), os.environ['XLA_FLAGS'])")  # fmt: skip
+    """select() sets KERAS_BACKEND, XLA's deterministic flag and JAX's compilation cache (in
+    the user's cache folder, every program) for JAX; it refuses a backend other than the one
+    Keras already runs on, in one line naming the param."""
+    env = {"XLA_FLAGS": "--xla_cpu_enable_fast_math=false", "XDG_CACHE_HOME": str(tmp_path)}
+    script = ("import os; os.environ.pop('JAX_COMPILATION_CACHE_DIR', None); "
+              "from mnist_nas.training.backend import select; select('jax'); "
+              "import keras, jax; print(keras.backend.backend(), os.environ['XLA_FLAGS'], "
+              "jax.config.jax_compilation_cache_dir, "
+              "jax.config.jax_persistent_cache_min_compile_time_secs)")  # fmt: skip
     shown = run(["python", "-c", script], REPO, env=env).stdout.split()
-    assert shown == ["jax", "--xla_cpu_enable_fast_math=false", "--xla_gpu_deterministic_ops=true"]
+    assert shown == ["jax", "--xla_cpu_enable_fast_math=false", "--xla_gpu_deterministic_ops=true",
+                     str(tmp_path / "mnist-nas" / "jax"), "0.0"]  # fmt: skip
     assert os.environ["KERAS_BACKEND"] == "tensorflow"  # mnist_nas pins it for everything else
     from mnist_nas.errors import UserError
     from mnist_nas.training.backend import select

@@ -3,6 +3,7 @@ stage on Keras' JAX backend, the other one candidate at its own learning rate), 
 JAX one that DVC's run-cache restores without training (studies: test_studies.py)."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ def experiments(project, tmp_path_factory):
         "HOME": str(root.parent),
         "TF_NUM_INTRAOP_THREADS": "1",
         "TF_NUM_INTEROP_THREADS": "1",
+        "JAX_COMPILATION_CACHE_DIR": os.environ["JAX_COMPILATION_CACHE_DIR"],
     }
     subprocess.run(
         [BIN / "dvc", "queue", "start", "--jobs", "2"],

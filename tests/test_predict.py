@@ -5,10 +5,15 @@ import json
 import numpy as np
 import pytest
 from conftest import REPO, read_line, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
+from skimage import morphology
 
 from mnist_nas.errors import UserError
 from mnist_nas.reading.images import read_image, to_mnist
+from mnist_nas.reading.ink import opening_by_reconstruction
 from mnist_nas.reading.photos import photo
 
 
@@ -34,6 +39,20 @@ def test_mnist_digits_survive_the_preprocessing(digits):
         assert white_on_black.dtype == np.uint8 and white_on_black.shape == (28, 28)
         assert similarity(white_on_black, image) > 0.95
         assert similarity(to_mnist(on_paper(image)), image) > 0.9
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
+               elements=st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]) | st.floats(0, 1)),
+    st.integers(1, 9),
+)  # fmt: skip
+def test_the_opening_by_reconstruction_is_skimages_to_the_bit(image, side):
+    """Ranked before skimage sees it (for speed), the paper's level comes out as skimage
+    computes it from the values themselves: equal values, few levels or many, any shape."""
+    square = morphology.footprint_rectangle((side, side), decomposition="separable")
+    plain = morphology.reconstruction(morphology.erosion(image, square), image)
+    assert np.array_equal(opening_by_reconstruction(image, square), plain)
 
 
 @pytest.mark.parametrize(

@@ -37,28 +37,34 @@ def test_outputs_and_seeded_runs_are_identical(prepared):
     assert (prepared / "models" / "trained" / "convnet" / "model.keras").read_bytes() == model
 
 
-# A sitecustomize that makes `import tensorflow` fail as on a machine without it.
+# A sitecustomize that hides TensorFlow as on a machine without it: Python's path finder does
+# not see it, so `import tensorflow` fails and importlib.util.find_spec says None (as JAX's
+# compilation cache asks, through etils).
 NO_TENSORFLOW = """
 import sys
+from importlib.machinery import PathFinder
 
-class NoTensorFlow:
-    def find_spec(self, name, path=None, target=None):
+class WithoutTensorFlow(PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
         if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+        return super().find_spec(name, path, target)
 
-sys.meta_path.insert(0, NoTensorFlow())
+sys.meta_path[sys.meta_path.index(PathFinder)] = WithoutTensorFlow
 """
 
 
 def test_the_training_stages_run_on_jax_without_tensorflow(prepared, mnist, tmp_path):
     """train.backend: jax, where TensorFlow cannot be imported. deep_convnet (its augmentation,
-    batches fed without tf.data) trains twice to the same bytes, and the search runs; the
-    .keras files load and predict in this process, on TensorFlow, as evaluate and export read
-    them."""
+    batches fed without tf.data) trains twice to the same bytes, compiled the first time and
+    loaded from JAX's compilation cache the second, and the search runs; the .keras files load
+    and predict in this process, on TensorFlow, as evaluate and export read them."""
     import keras
 
     (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
-    no_tensorflow = {"PYTHONPATH": str(tmp_path)}
+    cache = tmp_path / "jax-cache"  # empty: the first training compiles every program
+    no_tensorflow = {"PYTHONPATH": str(tmp_path), "JAX_COMPILATION_CACHE_DIR": str(cache)}
     blocked = run(["python", "-c", "import tensorflow"], prepared, check=False, env=no_tensorflow)
     assert "No module named 'tensorflow'" in blocked.stderr
     model = prepared / "models" / "trained" / "deep_convnet" / "model.keras"
@@ -66,13 +72,16 @@ def test_the_training_stages_run_on_jax_without_tensorflow(prepared, mnist, tmp_
     try:
         train = ["python", "-m", "stages.train", "deep_convnet"]
         log = run(train, prepared, env=no_tensorflow).stdout
-        first = model.read_bytes()
-        run(train, prepared, env=no_tensorflow)
+        first, compiled = model.read_bytes(), sorted(cache.iterdir())
+        logged = {**no_tensorflow, "JAX_LOGGING_LEVEL": "DEBUG"}
+        again = run(train, prepared, env=logged).stderr
         log += run(["python", "-m", "stages.nas"], prepared, env=no_tensorflow).stdout
     finally:
         set_params(prepared, **SMALL)
     assert log.count("runtime: jax") == 2, log
     assert model.read_bytes() == first
+    assert any(path.name.startswith("jit_train_step") for path in compiled), compiled
+    assert "Persistent compilation cache hit for 'jit_train_step'" in again, again[-3000:]
     for name in ("deep_convnet", "nas"):
         path = prepared / "models" / "trained" / name / "model.keras"
         probs = keras.saving.load_model(path).predict(mnist["x_test"][:32], verbose=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from mnist_nas.errors import UserError
 from mnist_nas.params import Backend
@@ -16,10 +17,29 @@ from mnist_nas.params import Backend
 # deterministic, as TensorFlow's enable_op_determinism does for its own ops.
 XLA_DETERMINISM = "--xla_gpu_deterministic_ops=true"
 
+# XLA compiles every program of a model (its train, test and predict steps) afresh in each
+# process, most of a small training stage on a CPU. JAX's persistent compilation cache keeps
+# them between runs, all of them however quick to compile: a rerun, a killed run resumed or an
+# experiment with other rates loads them instead. Cached programs compute what a fresh
+# compilation would, bit for bit (tests/test_train.py); JAX's own settings of these win.
+JAX_CACHE = {
+    "JAX_COMPILATION_CACHE_DIR": None,  # compilation_cache_dir()
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+}
+
+
+def compilation_cache_dir() -> Path:
+    """Where JAX keeps compiled programs unless JAX_COMPILATION_CACHE_DIR says: the user's
+    cache folder (XDG_CACHE_HOME, or ~/.cache), outside any output DVC tracks."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "mnist-nas" / "jax"
+
 
 def select(backend: Backend) -> None:
-    """Make `backend` the one Keras imports (KERAS_BACKEND), deterministic: JAX's XLA flags are
-    read once, when JAX starts. A UserError when Keras already runs on another backend."""
+    """Make `backend` the one Keras imports (KERAS_BACKEND), deterministic, with JAX's compiled
+    programs cached (JAX_CACHE): JAX reads its flags and settings once, when it starts. A
+    UserError when Keras already runs on another backend."""
     if "keras" in sys.modules:
         import keras
 
@@ -34,3 +54,5 @@ def select(backend: Backend) -> None:
         flags = os.environ.get("XLA_FLAGS", "")
         if XLA_DETERMINISM not in flags.split():
             os.environ["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISM}".strip()
+        for name, value in JAX_CACHE.items():
+            os.environ.setdefault(name, value or str(compilation_cache_dir()))
