@@ -64,17 +64,19 @@ def test_the_training_stages_run_on_jax_without_tensorflow(prepared, mnist, tmp_
 
     (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
     cache = tmp_path / "jax-cache"  # empty: the first training compiles every program
-    no_tensorflow = {"PYTHONPATH": str(tmp_path), "JAX_COMPILATION_CACHE_DIR": str(cache)}
+    no_tensorflow = {"PYTHONPATH": str(tmp_path)}
+    own_cache = {**no_tensorflow, "JAX_COMPILATION_CACHE_DIR": str(cache)}
     blocked = run(["python", "-c", "import tensorflow"], prepared, check=False, env=no_tensorflow)
     assert "No module named 'tensorflow'" in blocked.stderr
     model = prepared / "models" / "trained" / "deep_convnet" / "model.keras"
     set_params(prepared, **SMALL, train__backend="jax")
     try:
         train = ["python", "-m", "stages.train", "deep_convnet"]
-        log = run(train, prepared, env=no_tensorflow).stdout
+        log = run(train, prepared, env=own_cache).stdout
         first, compiled = model.read_bytes(), sorted(cache.iterdir())
-        logged = {**no_tensorflow, "JAX_LOGGING_LEVEL": "DEBUG"}
+        logged = {**own_cache, "JAX_LOGGING_LEVEL": "DEBUG"}
         again = run(train, prepared, env=logged).stderr
+        # the search's programs in the session's cache, shared with the queued JAX experiment
         log += run(["python", "-m", "stages.nas"], prepared, env=no_tensorflow).stdout
     finally:
         set_params(prepared, **SMALL)
