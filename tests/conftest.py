@@ -270,7 +270,7 @@ def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def jax_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One JAX compilation cache for every stage the session runs on JAX, on either worker
-    (mnist_nas.training.backend.JAX_CACHE), instead of the user's."""
+    (mnist_nas.training.backend.compilation_cache_dir), instead of the user's."""
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(session_root(tmp_path_factory) / "jax-cache")
 
 

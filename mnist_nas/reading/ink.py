@@ -95,9 +95,9 @@ def opening_by_reconstruction(image: np.ndarray, footprint) -> np.ndarray:
     """skimage's reconstruction of the image's erosion under the image, computed on each
     pixel's rank (equal values ordered by position) and mapped back to its value. The result is
     the same to the bit: erosion and reconstruction take only minima and maxima, which any
-    non-decreasing map of the values preserves. It is faster: skimage sorts the
-    values with numpy's default sort, which is slow on the many equal values of an 8-bit image,
-    and float32 ranks (exact below 2**24 pixels) sort faster than float64 values."""
+    non-decreasing map of the values preserves. It is faster: skimage sorts the values with
+    numpy's default sort, which is slow on the many equal values of an 8-bit image, and float32
+    ranks (exact below 2**24 pixels) sort faster than float64 values."""
     flat = image.ravel()
     order = np.argsort(flat, kind="stable")
     rank = np.empty(flat.size, np.float32 if flat.size < 2**24 else np.float64)

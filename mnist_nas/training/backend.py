@@ -22,8 +22,7 @@ XLA_DETERMINISM = "--xla_gpu_deterministic_ops=true"
 # them between runs, all of them however quick to compile: a rerun, a killed run resumed or an
 # experiment with other rates loads them instead. Cached programs compute what a fresh
 # compilation would, bit for bit (tests/test_train.py); JAX's own settings of these win.
-JAX_CACHE = {
-    "JAX_COMPILATION_CACHE_DIR": None,  # compilation_cache_dir()
+CACHE_EVERY_PROGRAM = {
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
 }
@@ -38,8 +37,8 @@ def compilation_cache_dir() -> Path:
 
 def select(backend: Backend) -> None:
     """Make `backend` the one Keras imports (KERAS_BACKEND), deterministic, with JAX's compiled
-    programs cached (JAX_CACHE): JAX reads its flags and settings once, when it starts. A
-    UserError when Keras already runs on another backend."""
+    programs cached (compilation_cache_dir): JAX reads its flags and settings once, when it
+    starts. A UserError when Keras already runs on another backend."""
     if "keras" in sys.modules:
         import keras
 
@@ -54,5 +53,6 @@ def select(backend: Backend) -> None:
         flags = os.environ.get("XLA_FLAGS", "")
         if XLA_DETERMINISM not in flags.split():
             os.environ["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISM}".strip()
-        for name, value in JAX_CACHE.items():
-            os.environ.setdefault(name, value or str(compilation_cache_dir()))
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(compilation_cache_dir()))
+        for name, value in CACHE_EVERY_PROGRAM.items():
+            os.environ.setdefault(name, value)
