@@ -2,6 +2,7 @@
 second run's byte-identical outputs are checked with the kills, in test_kill.py; a killed
 search resumes in test_nas.py)."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,12 +29,12 @@ def start_repro(root: Path, stage: str = "train@mlp") -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def killed_training(tmp_path_factory) -> Path:
     """A scratch project whose mlp trains 10 short epochs, its `dvc repro` SIGKILLed once the
-    first epoch's backup is written (in the second epoch, or in its backup). Tests resume
+    first epoch's backup is whole (in the second epoch, or in its backup). Tests resume
     copies of it."""
     root = scratch_project(tmp_path_factory.mktemp("killed"), mlp__epochs=10, train__patience=10)
     process = start_repro(root)
     deadline = time.monotonic() + 180
-    while not list((root / ".dvc" / "tmp" / "train").glob("mlp-*/backup/training_metadata.json")):
+    while not first_backup_whole(root):
         assert process.poll() is None, process.stdout.read()
         assert time.monotonic() < deadline, "no epoch finished in 3 minutes"
         time.sleep(0.01)
@@ -41,6 +42,19 @@ def killed_training(tmp_path_factory) -> Path:
     process.wait()
     assert not (root / "models" / "trained" / "mlp" / "model.keras").exists()
     return root
+
+
+def first_backup_whole(root: Path) -> bool:
+    """Whether mlp's backup records a finished epoch. Keras writes the weights, then opens
+    training_metadata.json and writes it. A kill after the opening and before the writing (the
+    file there, still empty) leaves no epoch to resume from, and the rerun rightly starts
+    afresh; waiting only for the file to exist let one CI run kill there."""
+    from mnist_nas.training.resume import METADATA
+
+    for metadata in (root / ".dvc" / "tmp" / "train").glob(f"mlp-*/backup/{METADATA}"):
+        with contextlib.suppress(OSError, ValueError):
+            return isinstance(json.loads(metadata.read_text()).get("epoch"), int)
+    return False
 
 
 @pytest.fixture
