@@ -1,7 +1,9 @@
 """Cutting a row of real handwritten digits (official test digits) into single digits."""
 
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies
 from PIL import Image
 
 from mnist_nas.reading import segment
@@ -103,3 +105,55 @@ def test_a_single_wide_digit_is_never_cut(mnist, classify):
     image = row_of([pen(mnist["x_test"][widest], 84, 0.0, 1.0)], [])
     assert len(to_digits(image)) == 1
     assert len(to_digits(image, classify)) == 1
+
+
+def merged_by_definition(groups, owner, x, rows, height):
+    """segment.merge as its docstring defines it, each group's extent measured afresh from its
+    pixels at every step: the reference for the version that keeps them."""
+
+    def bounds(group):
+        mask = np.isin(owner, group)
+        return float(x[mask].min()), float(x[mask].max()) + 1, float(np.ptp(rows[mask]) + 1)
+
+    def joinable(a, b, fragments):
+        overlap = min(a[1], b[1]) - max(a[0], b[0])
+        narrower, lower = min(a[1] - a[0], b[1] - b[0]), min(a[2], b[2])
+        if not fragments:
+            joins = overlap >= segment.OVERLAP * narrower and lower < segment.PART * height
+        else:
+            joins = lower < segment.FRAGMENT * height and -overlap < 0.4 * height
+        return -overlap if joins else None
+
+    groups = sorted(groups, key=lambda group: sum(bounds(group)[:2]))
+    for fragments in (False, True):
+        while len(groups) > 1:
+            spans = [bounds(group) for group in groups]
+            pairs = [(d, i) for i in range(len(spans) - 1)
+                     if (d := joinable(spans[i], spans[i + 1], fragments)) is not None]  # fmt: skip
+            if not pairs:
+                break
+            _, i = min(pairs)
+            groups[i : i + 2] = [groups[i] + groups[i + 1]]
+    return groups
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    components=strategies.integers(1, 40),
+    height=strategies.floats(4, 40),
+    spread=strategies.floats(0.5, 20),
+    seed=strategies.integers(0, 2**32 - 1),
+)
+def test_merge_joins_what_its_definition_joins(components, height, spread, seed):
+    """Components of any number, size, place and slant: the groups merge builds from each
+    component's extent are the ones measuring every group's pixels afresh gives."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 30, components)
+    owner = np.repeat(np.arange(1, components + 1), sizes)
+    left = rng.uniform(0, spread * components, components)[owner - 1]
+    top = rng.integers(0, 30, components)[owner - 1]
+    x = left + rng.uniform(0, height, len(owner)) * rng.uniform(0.1, 1.5, components)[owner - 1]
+    rows = top + rng.integers(0, max(1, round(height * 1.2)), len(owner))
+    groups = [[label] for label in range(1, components + 1)]
+    expected = merged_by_definition([list(g) for g in groups], owner, x, rows, height)
+    assert segment.merge(groups, owner, x, rows, height) == expected

@@ -16,10 +16,12 @@ classifier, a component is cut into as many parts as it is typical digits wide.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from skimage import measure
 
 from mnist_nas.contract import NUM_CLASSES, TINY
@@ -148,33 +150,58 @@ def merge(groups: list[list[int]], owner, x, rows, height: float) -> list[list[i
     """Components joined into digits: first a part of a digit over another along the slant,
     then a fragment (far lower than a digit) with its nearer neighbour, if that is close. Two
     whole-height digits are never joined, however close (a 1 tucked under a 4's arm)."""
-
-    def bounds(group):
-        mask = np.isin(owner, group)
-        left, right = float(x[mask].min()), float(x[mask].max()) + 1
-        return left, right, float(np.ptp(rows[mask]) + 1)
+    each = component_spans(owner, x, rows)
 
     def joinable(a, b, fragments: bool) -> float | None:
         """How far apart a and b are (negative: overlapping), if they join; else None."""
-        (left_a, right_a, tall_a), (left_b, right_b, tall_b) = a, b
-        overlap = min(right_a, right_b) - max(left_a, left_b)
-        narrower = min(right_a - left_a, right_b - left_b)
-        lower = min(tall_a, tall_b)
+        overlap = min(a.right, b.right) - max(a.left, b.left)
+        narrower = min(a.right - a.left, b.right - b.left)
+        lower = min(a.tall, b.tall)
         if not fragments:
             return -overlap if overlap >= OVERLAP * narrower and lower < PART * height else None
         return -overlap if lower < FRAGMENT * height and -overlap < 0.4 * height else None
 
-    groups = sorted(groups, key=lambda group: sum(bounds(group)[:2]))
+    ordered = sorted(((reduce(Span.joined, map(each.get, group)), group) for group in groups),
+                     key=lambda pair: pair[0].left + pair[0].right)  # fmt: skip
+    spans, groups = [span for span, _ in ordered], [group for _, group in ordered]
     for fragments in (False, True):
         while len(groups) > 1:
-            spans = [bounds(group) for group in groups]
             distances = [joinable(spans[i], spans[i + 1], fragments) for i in range(len(spans) - 1)]
             pairs = [(distance, i) for i, distance in enumerate(distances) if distance is not None]
             if not pairs:
                 break
             _, i = min(pairs)  # the closest pair first
             groups[i : i + 2] = [groups[i] + groups[i + 1]]
+            spans[i : i + 2] = [spans[i].joined(spans[i + 1])]
     return groups
+
+
+class Span(NamedTuple):
+    """Where a group of components lies: its first and past-last column along the slant, its
+    top and bottom rows."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+    @property
+    def tall(self) -> float:
+        return self.bottom - self.top + 1
+
+    def joined(self, other: Span) -> Span:
+        return Span(min(self.left, other.left), max(self.right, other.right),
+                    min(self.top, other.top), max(self.bottom, other.bottom))  # fmt: skip
+
+
+def component_spans(owner: np.ndarray, x: np.ndarray, rows: np.ndarray) -> dict[int, Span]:
+    """Each component's Span by its label, measured once over the row's pixels: a group's is
+    then its components' joined (merge joins groups many times over on a speckled page)."""
+    labels = np.unique(owner)
+    extremes = [extreme(values, owner, labels) for values in (x, rows)
+                for extreme in (ndimage.minimum, ndimage.maximum)]  # fmt: skip
+    return {int(label): Span(float(left), float(right) + 1, float(top), float(bottom))
+            for label, left, right, top, bottom in zip(labels, *extremes, strict=True)}  # fmt: skip
 
 
 def split_by_width(groups: list[np.ndarray], x, weight, height: float) -> list[np.ndarray]:
