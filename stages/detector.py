@@ -3,7 +3,8 @@
 1. refusal.nondigits non-digits of each kind (letters, symbols, scribbles, lines, blots,
    noise, specks, pieces and overlays of digits: mnist_nas.reading.nondigits, `fit` seeds and
    fonts) are made from training digits, and framed as predict frames a digit.
-2. As many training digits, drawn on paper and framed alike, keep their class.
+2. Every training digit, drawn on paper and framed alike, keeps its class: learning the whole
+   split's digits, not as many as the non-digits, lets the threshold refuse fewer of them.
 3. A convnet learns the ten digits and "not a digit" from both (mnist_nas.training.detector).
    The refusal stage chooses the threshold it refuses at.
 
@@ -13,8 +14,6 @@ Writes  models/refusal/detector.keras
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from mnist_nas import paths
 from mnist_nas.cli import cli, stage_args
@@ -34,13 +33,12 @@ def main(argv: list[str] | None = None) -> None:
 
     x, y = load_split("train")
     made, _ = nondigits.frames(p.nondigits, x, "fit", params.seed)  # before TensorFlow: it forks
-    picked = np.random.default_rng(params.seed).choice(len(x), min(len(x), len(made)), False)
-    digits = nondigits.digit_frames(x[picked], "fit", params.seed)
+    digits = nondigits.digit_frames(x, "fit", params.seed)
 
     from mnist_nas.training import detector, runtime
 
     runtime.setup(params.seed, False)
-    examples = detector.examples(digits, y[picked], made)
+    examples = detector.examples(digits, y, made)
     model = detector.train(*examples, p.epochs, p.batch_size, params.seed)
     save_model(model, paths.DETECTOR)
     print(f"detector: {len(digits)} digits and {len(made)} non-digits, {p.epochs} epochs")
