@@ -8,11 +8,13 @@ digit threshold (a non-digit is sent when it passes it and is not refused):
   though the classifier accepts them;
 - at the threshold that refuses at most 0.1% / 0.2% / 0.5% of them: the non-digits sent.
 
-    python bench/nondigit_detector.py [--count 2000] [--cache FILE] [VARIANT...]
+    python bench/nondigit_detector.py [--count 2000] [--digits N] [--cache FILE] [VARIANT...]
 
 A variant is ARCH:EPOCHS:TARGET: ARCH `pipeline` (mnist_nas.training.detector, trained as the
-stage trains it) or `small` (two convolutions, a constant learning rate), TARGET `classes`
-(ten digits and not a digit) or `binary` (digit or not).
+stage trains it), `small` (two convolutions, a constant learning rate) or `finetune[@LR]`
+(models/trained/deep_convnet with an eleventh output, as the digit reader starts, its
+rate decaying from LR, default 3e-4), TARGET `classes` (ten digits and not a digit) or
+`binary` (digit or not).
 Making the material takes about 6.5 minutes on 2 cores; --cache keeps it for the next run.
 Needs models/best; run it from the project folder.
 """
@@ -26,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 
-def material(count: int, seed: int) -> dict:
+def material(count: int, seed: int, digits: int | None) -> dict:
     from mnist_nas.data.splits import load_split
     from mnist_nas.reading import nondigits
 
     (train, y_train), (val, _) = load_split("train"), load_split("val")
     made, _ = nondigits.frames(count, train, "fit", seed)
-    picked = np.random.default_rng(seed).choice(len(train), len(made), replace=False)
+    drawn = min(len(train), digits or len(made))
+    picked = np.random.default_rng(seed).choice(len(train), drawn, replace=False)
     choose, kinds = nondigits.frames(300, val, "choose", seed)
     return {"made": made, "digits": nondigits.digit_frames(train[picked], "fit", seed),
             "labels": y_train[picked], "choose": choose, "kinds": kinds,
@@ -53,6 +56,23 @@ def small(outputs: int):
     ])  # fmt: skip
 
 
+def finetuned(x: np.ndarray, y: np.ndarray, epochs: int, lr: float, seed: int):
+    """deep_convnet with an eleventh output, fine-tuned as the detector is trained."""
+    import keras
+
+    from mnist_nas import paths
+    from mnist_nas.files import load_model
+    from mnist_nas.training import runtime
+    from mnist_nas.training.number_reader import digit_reader
+
+    model = digit_reader(load_model(paths.model_file("deep_convnet")))
+    steps = epochs * -(-len(x) // 128)
+    rate = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps)
+    model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy")
+    model.fit(runtime.dataset(x, y, 128, shuffle_seed=seed), epochs=epochs, verbose=0)
+    return model
+
+
 def scorer(variant: str, data: dict, seed: int):
     """The variant trained; a function of frames to their probability of not a digit."""
     import keras
@@ -70,6 +90,8 @@ def scorer(variant: str, data: dict, seed: int):
         raise SystemExit("the pipeline's detector has eleven outputs: use `classes`")
     if arch == "pipeline":  # exactly as the detector stage trains it
         model = detector.train(x, y, int(epochs), 128, seed)
+    elif arch.startswith("finetune"):
+        model = finetuned(x, y, int(epochs), float(arch.partition("@")[2] or 3e-4), seed)
     else:
         model = small(outputs)
         model.compile("adam", "sparse_categorical_crossentropy")
@@ -83,14 +105,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variants", nargs="*", default=["pipeline:12:classes", "small:4:binary"])
     parser.add_argument("--count", type=int, default=2000, help="fitting non-digits per kind")
+    parser.add_argument(
+        "--digits",
+        type=int,
+        help="training digits (default: as many as the non-digits, as the stage draws)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache", type=Path, help="an .npz to keep the material in")
+    parser.add_argument("--precision", default="false", help="mixed precision: false | bfloat16")
     args = parser.parse_args()
     if args.cache and args.cache.is_file():
         with np.load(args.cache) as cached:
             data = dict(cached)
     else:
-        data = material(args.count, args.seed)
+        data = material(args.count, args.seed, args.digits)
         if args.cache:
             np.savez(args.cache, **data)
     from mnist_nas.reading import refusal
@@ -102,7 +130,7 @@ def main() -> None:
     passing = classify(data["choose"]).max(axis=1) >= digit_threshold
     accepted = classify(data["val_digits"]).max(axis=1) >= digit_threshold
     print(f"without refusal: {passing.mean():.1%} of the non-digits sent")
-    runtime.setup(args.seed, False)
+    runtime.setup(args.seed, False if args.precision == "false" else args.precision)
     for variant in args.variants:
         started = time.perf_counter()
         score = scorer(variant, data, args.seed)

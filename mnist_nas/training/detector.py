@@ -1,9 +1,10 @@
 """The non-digit detector: a convnet that reads the ten digits and an eleventh class, "not a
-digit", learnt from training digits and as many non-digits made from training digits
+digit", learnt from the training digits and non-digits made from them
 (mnist_nas.reading.nondigits: outlier exposure, Hendrycks, Mazeika and Dietterich, 2019), both
 drawn on paper and framed as predict frames what it reads. Learning the digits' classes as
-well refused fewer digits than telling digit from non-digit alone (bench/RESULTS.md, issue
-35). A model of its own: the exported classifier keeps its ten outputs, the reader its
+well refused fewer digits than telling digit from non-digit alone, and learning every training
+digit fewer than learning as many as the non-digits (bench/RESULTS.md, issue 35). A model of
+its own: the exported classifier keeps its ten outputs, the reader its
 training.
 """
 
