@@ -1,6 +1,6 @@
 """Which non-digit detector refuses the fewest digits for the non-digits it stops? Each variant
 learns from the detector stage's material (mnist_nas.reading.nondigits: `fit` non-digits of
-each kind and as many training digits, drawn alike) and is judged on the refusal stage's
+each kind and every training digit, drawn alike) and is judged on the refusal stage's
 (`choose` non-digits and the validation digits, drawn alike), with the exported classifier's
 digit threshold (a non-digit is sent when it passes it and is not refused):
 
