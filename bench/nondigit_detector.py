@@ -93,7 +93,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache", type=Path, help="an .npz to keep the material in")
-    parser.add_argument("--precision", default="false", help="mixed precision: false | bfloat16")
+    parser.add_argument("--precision", default="false", choices=["false", "bfloat16"])
     args = parser.parse_args()
     if args.cache and args.cache.is_file():
         with np.load(args.cache) as cached:
