@@ -10,7 +10,8 @@ digit threshold (a non-digit is sent when it passes it and is not refused):
 
     python bench/nondigit_detector.py [--count 2000] [--digits N] [--cache FILE] [VARIANT...]
 
-A variant is ARCH:EPOCHS:TARGET: ARCH `pipeline` (mnist_nas.training.detector, trained as the
+A variant is `stage` (models/refusal/detector.keras as the detector stage last made it, not
+trained again) or ARCH:EPOCHS:TARGET: ARCH `pipeline` (mnist_nas.training.detector, trained as the
 stage trains it) or `small` (two convolutions, a constant learning rate), TARGET `classes`
 (ten digits and not a digit) or `binary` (digit or not). --digits sets how many training
 digits are learnt (default: every one, as the stage learns them); --precision trains in
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from mnist_nas.reading import refusal
 
 
 def material(count: int, seed: int, digits: int | None) -> dict:
@@ -63,6 +66,11 @@ def scorer(variant: str, data: dict, seed: int):
     from mnist_nas.serving import keras_function
     from mnist_nas.training import detector, runtime
 
+    if variant == "stage":
+        from mnist_nas import paths
+        from mnist_nas.files import load_model
+
+        return refusal.Refusal(keras_function(load_model(paths.DETECTOR)), 0.0).scores
     arch, epochs, target = variant.split(":")
     x, y = detector.examples(data["digits"], data["labels"], data["made"])
     if target == "binary":
@@ -102,7 +110,6 @@ def main() -> None:
         data = material(args.count, args.seed, args.digits)
         if args.cache:
             np.savez(args.cache, **data)
-    from mnist_nas.reading import refusal
     from mnist_nas.serving import load_classifier, reject_threshold
     from mnist_nas.training import runtime
 

@@ -1,12 +1,15 @@
-"""How often `predict` reads a photographed digit right: photo-like images (tests/photos.py:
-uneven light, coloured paper and ink, noise, blur, JPEG, random size and place) of official
-test digits, read as `predict` reads them (ink, segmentation, the number reader where the ink
-is a row, the exported model for a digit alone, the non-digit detector): right when it finds
-exactly one digit, it is the right one, and it is not refused as not a digit.
+"""How often `predict` reads a photographed digit right: photo-like images
+(mnist_nas/reading/photos.py: uneven light, coloured paper and ink, noise, blur, JPEG, random
+size and place) of official test digits, read as `predict` reads them (ink, segmentation, the
+number reader where the ink is a row, the exported model for a digit alone, the non-digit
+detector): right when it finds exactly one digit, it is the right one, and it is not refused
+as not a digit.
 
-    python bench/predict_photos.py [--count 1000] [--seed 0]
+    python bench/predict_photos.py [--count 1000] [--seed 0] [--split val]
 
-Target: at least 98% read right. Needs models/best, models/reader and models/refusal.
+Target: at least 98% read right. --split val photographs validation digits instead: what
+choices are made on (the test digits only report). Needs models/best, models/reader and
+models/refusal.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", default="test", choices=["test", "val"])
     args = parser.parse_args()
 
-    with np.load(BUNDLED, allow_pickle=False) as mnist:  # run it from the project folder
-        digits, labels = mnist["x_test"], mnist["y_test"]
+    if args.split == "val":
+        from mnist_nas.data.splits import load_split
+
+        digits, labels = load_split("val")  # data/prepared: run it from the project folder
+    else:
+        with np.load(BUNDLED, allow_pickle=False) as mnist:  # run it from the project folder
+            digits, labels = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(labels), args.count, replace=False)
     classify = load_classifier(SAVED_MODEL)
@@ -52,7 +61,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     clean = classify(digits[picked]).argmax(axis=1)
     right = np.array(read) == labels[picked]
-    print(f"{args.count} photos of official test digits (seed {args.seed})")
+    print(f"{args.count} photos of {args.split} digits (seed {args.seed})")
     print(f"read right: {right.mean():.2%}   (the same digits as 28x28 arrays: "
           f"{(clean == labels[picked]).mean():.2%})")  # fmt: skip
     print(f"no ink found: {no_ink}   cut into several digits: {several}   "

@@ -17,7 +17,6 @@ import numpy as np
 
 from mnist_nas.contract import NOT_A_DIGIT
 from mnist_nas.errors import UserError
-from mnist_nas.reading.nondigits import KINDS
 
 NEVER = float(np.nextafter(1.0, 2.0))  # a threshold no probability reaches
 
@@ -97,9 +96,9 @@ def threshold(nondigits: tuple, digits: tuple, max_sent: float, max_refused: flo
 
 
 def shares(sent: np.ndarray, kinds: np.ndarray) -> dict:
-    """The share of non-digits sent, in all and of each kind."""
+    """The share of non-digits sent, in all and of each kind (in the order the kinds come)."""
     return {
         "nondigits_sent": round(float(sent.mean()), 6),
         "nondigits_sent_by_kind": {kind: round(float(sent[kinds == kind].mean()), 6)
-                                   for kind in KINDS if (kinds == kind).any()},
+                                   for kind in dict.fromkeys(kinds.tolist())},
     }  # fmt: skip
