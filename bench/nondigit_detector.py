@@ -67,10 +67,9 @@ def scorer(variant: str, data: dict, seed: int):
     from mnist_nas.training import detector, runtime
 
     if variant == "stage":
-        from mnist_nas import paths
-        from mnist_nas.files import load_model
+        from mnist_nas.paths import REFUSAL
 
-        return refusal.Refusal(keras_function(load_model(paths.DETECTOR)), 0.0).scores
+        return refusal.load(REFUSAL).scores
     arch, epochs, target = variant.split(":")
     x, y = detector.examples(data["digits"], data["labels"], data["made"])
     if target == "binary":

@@ -33,12 +33,12 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["test", "val"])
     args = parser.parse_args()
 
-    if args.split == "val":
+    if args.split == "val":  # data/prepared, or the bundled file: run it from the project folder
         from mnist_nas.data.splits import load_split
 
-        digits, labels = load_split("val")  # data/prepared: run it from the project folder
+        digits, labels = load_split("val")
     else:
-        with np.load(BUNDLED, allow_pickle=False) as mnist:  # run it from the project folder
+        with np.load(BUNDLED, allow_pickle=False) as mnist:
             digits, labels = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(labels), args.count, replace=False)
