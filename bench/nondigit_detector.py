@@ -1,48 +1,45 @@
 """Which non-digit detector refuses the fewest digits for the non-digits it stops? Each variant
-learns from the detector stage's material (mnist_nas.reading.nondigits: `fit` non-digits of
-each kind and every training digit, drawn alike) and is judged on the refusal stage's
-(`choose` non-digits and the validation digits, drawn alike), with the exported classifier's
-digit threshold (a non-digit is sent when it passes it and is not refused):
+learns from the material stage's `fit` material (data/material/fit.npz: non-digits of each
+kind made from training digits, and every training digit, drawn alike: what the detector
+stage learns from) and is judged on its `choose` material (the refusal stage's: non-digits
+made from validation digits and the validation digits, drawn alike), with the exported
+classifier's digit threshold (a non-digit is sent when it passes it and is not refused):
 
 - at the threshold that sends at most 1% / 2% of each kind: the validation digits it refuses
   though the classifier accepts them;
 - at the threshold that refuses at most 0.1% / 0.2% / 0.5% of them: the non-digits sent.
 
-    python bench/nondigit_detector.py [--count 2000] [--digits N] [--cache FILE] [VARIANT...]
+    python bench/nondigit_detector.py [--digits N] [--precision bfloat16] [VARIANT...]
 
 A variant is `stage` (models/refusal/detector.keras as the detector stage last made it, not
 trained again) or ARCH:EPOCHS:TARGET: ARCH `pipeline` (mnist_nas.training.detector, trained as the
 stage trains it) or `small` (two convolutions, a constant learning rate), TARGET `classes`
-(ten digits and not a digit) or `binary` (digit or not). --digits sets how many training
+(ten digits and not a digit) or `binary` (digit or not). --digits sets how many of the training
 digits are learnt (default: every one, as the stage learns them); --precision trains in
-mixed bfloat16.
-Making the material takes about 9 minutes on 2 cores; --cache keeps it for the next run.
-Needs models/best; run it from the project folder.
+mixed bfloat16. Other material first, for example more non-digits of each kind:
+`dvc exp run -S refusal.nondigits=4000 material@fit`.
+Needs the material stage's outputs and models/best; run it from the project folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from mnist_nas.reading import refusal
 
 
-def material(count: int, seed: int, digits: int | None) -> dict:
-    from mnist_nas.data.splits import load_split
-    from mnist_nas.reading import nondigits
+def fit_material(digits: int | None, seed: int) -> dict:
+    """The material stage's `fit` material, with a seeded subset of its digits if asked."""
+    from mnist_nas.data import material
 
-    (train, y_train), (val, _) = load_split("train"), load_split("val")
-    made, _ = nondigits.frames(count, train, "fit", seed)
-    drawn = min(len(train), digits or len(train))
-    picked = np.random.default_rng(seed).choice(len(train), drawn, replace=False)
-    choose, kinds = nondigits.frames(300, val, "choose", seed)
-    return {"made": made, "digits": nondigits.digit_frames(train[picked], "fit", seed),
-            "labels": y_train[picked], "choose": choose, "kinds": kinds,
-            "val_digits": nondigits.digit_frames(val, "choose", seed)}  # fmt: skip
+    fit = material.load("fit")
+    if digits is not None and digits < len(fit["digits"]):
+        picked = np.random.default_rng(seed).choice(len(fit["digits"]), digits, replace=False)
+        fit["digits"], fit["labels"] = fit["digits"][picked], fit["labels"][picked]
+    return fit
 
 
 def small(outputs: int):
@@ -59,7 +56,7 @@ def small(outputs: int):
     ])  # fmt: skip
 
 
-def scorer(variant: str, data: dict, seed: int):
+def scorer(variant: str, fit: dict, seed: int):
     """The variant trained; a function of frames to their probability of not a digit."""
     import keras
 
@@ -71,7 +68,7 @@ def scorer(variant: str, data: dict, seed: int):
 
         return refusal.load(REFUSAL).scores
     arch, epochs, target = variant.split(":")
-    x, y = detector.examples(data["digits"], data["labels"], data["made"])
+    x, y = detector.examples(fit["digits"], fit["labels"], fit["nondigits"])
     if target == "binary":
         y = (y == detector.NOT_A_DIGIT).astype("int32")
     keras.utils.set_random_seed(seed)
@@ -92,36 +89,29 @@ def scorer(variant: str, data: dict, seed: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variants", nargs="*", default=["pipeline:12:classes", "small:4:binary"])
-    parser.add_argument("--count", type=int, default=2000, help="fitting non-digits per kind")
     parser.add_argument(
         "--digits",
         type=int,
         help="training digits learnt (default: all, as the stage learns them)",
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--cache", type=Path, help="an .npz to keep the material in")
     parser.add_argument("--precision", default="false", choices=["false", "bfloat16"])
     args = parser.parse_args()
-    if args.cache and args.cache.is_file():
-        with np.load(args.cache) as cached:
-            data = dict(cached)
-    else:
-        data = material(args.count, args.seed, args.digits)
-        if args.cache:
-            np.savez(args.cache, **data)
+    from mnist_nas.data import material
     from mnist_nas.serving import load_classifier, reject_threshold
     from mnist_nas.training import runtime
 
+    fit, choose = fit_material(args.digits, args.seed), material.load("choose")
     classify, digit_threshold = load_classifier(), reject_threshold()
-    kinds = data["kinds"]
-    passing = classify(data["choose"]).max(axis=1) >= digit_threshold
-    accepted = classify(data["val_digits"]).max(axis=1) >= digit_threshold
+    made, kinds, digits = choose["nondigits"], choose["kinds"], choose["digits"]
+    passing = classify(made).max(axis=1) >= digit_threshold
+    accepted = classify(digits).max(axis=1) >= digit_threshold
     print(f"without refusal: {passing.mean():.1%} of the non-digits sent")
     runtime.setup(args.seed, False if args.precision == "false" else args.precision)
     for variant in args.variants:
         started = time.perf_counter()
-        score = scorer(variant, data, args.seed)
-        on_made, on_digits = score(data["choose"]), score(data["val_digits"])
+        score = scorer(variant, fit, args.seed)
+        on_made, on_digits = score(made), score(digits)
         print(f"{variant} (trained in {time.perf_counter() - started:.0f} s)")
         for max_sent in (0.01, 0.02):
             t = refusal.highest_sending_at_most(on_made, kinds, passing, max_sent)

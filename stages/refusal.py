@@ -1,18 +1,17 @@
 """refusal: the threshold at which the non-digit detector refuses, chosen on validation
 material only, for the exported classifier it guards.
 
-1. refusal.val_nondigits non-digits of each kind are made from validation digits, with the
-   `choose` seeds and fonts the detector never saw; the validation digits are drawn on paper
-   and framed alike.
+1. The `material` stage's `choose` material: non-digits of each kind made from validation
+   digits, with seeds and fonts the detector never saw, and the validation digits drawn on
+   paper and framed alike.
 2. A non-digit is sent without a person when the exported classifier's probability reaches
    its digit threshold and the detector's is below the refusal threshold. The threshold is the
    highest at which at most refusal.max_sent of each kind are sent, unless that refuses more
    than refusal.max_refused of the validation digits the classifier accepts: then the lowest
    that refuses no more (mnist_nas.reading.refusal.threshold).
 
-Reads   data/prepared/val.npz, models/refusal/detector.keras, models/best (the classifier and
-        its threshold); params seed, refusal.val_nondigits, refusal.max_sent,
-        refusal.max_refused
+Reads   data/material/choose.npz, models/refusal/detector.keras, models/best (the classifier
+        and its threshold); params refusal.max_sent, refusal.max_refused
 Writes  models/refusal/threshold.json
         metrics/refusal.json (metric): the threshold, the validation non-digits sent (in all
         and of each kind) and the validation digits refused though accepted
@@ -31,17 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     stage_args("stages.refusal", __doc__, argv)
     params = load_params()
     p = params.refusal
-    from mnist_nas.data.splits import load_split
-    from mnist_nas.reading import nondigits
-
-    x, _ = load_split("val")
-    made, kinds = nondigits.frames(p.val_nondigits, x, "choose", params.seed)  # they fork
-    digits = nondigits.digit_frames(x, "choose", params.seed)
-
+    from mnist_nas.data import material
     from mnist_nas.files import load_model
     from mnist_nas.reading import refusal
     from mnist_nas.serving import keras_function, load_classifier, reject_threshold
 
+    choose = material.load("choose")
+    made, kinds, digits = choose["nondigits"], choose["kinds"], choose["digits"]
     classify, digit_threshold = load_classifier(), reject_threshold()
     scored = refusal.Refusal(keras_function(load_model(paths.DETECTOR)), 0.0)
     passing = classify(made).max(axis=1) >= digit_threshold

@@ -120,15 +120,23 @@ EDITS = [  # library files of different closures: training, reading, plotting
 ]
 
 
+def foreach_items(stage: str) -> dict:
+    """A foreach stage's items (a list in params.yaml, or a dict in dvc.yaml), each with its
+    values; empty for a plain stage."""
+    items = DEFINITIONS[stage].get("foreach") or {}
+    if isinstance(items, str):
+        listed = yaml.safe_load((REPO / "params.yaml").read_text())[items.strip("${}")]
+        return {item: item for item in listed}
+    return items
+
+
 def stages_holding(path: str) -> set[str]:
     """The stages of the expanded pipeline (train@NAME) whose code imports `path`."""
     names = set()
     for stage in STAGES:
         if path in import_closure(stage_module(stage)):
-            items = DEFINITIONS[stage].get("foreach")
-            if items:
-                params = yaml.safe_load((REPO / "params.yaml").read_text())
-                names |= {f"{stage}@{item}" for item in params[items.strip("${}")]}
+            if items := foreach_items(stage):
+                names |= {f"{stage}@{item}" for item in items}
             elif stage in PIPELINES["dvc.yaml"]:
                 names.add(stage)
             else:  # how dvc status names a stage of another dvc.yaml
@@ -166,9 +174,13 @@ def stage_of(argv: list[str]) -> tuple[str, str | None]:
 
 
 def declared_params(stage: str, item: str | None) -> set[str]:
+    """The params a stage (of a foreach, the one for `item`) declares, interpolated."""
     definition = DEFINITIONS[stage]
     params = (definition.get("do") or definition).get("params", [])
-    return {item if key == "${item}" else key for key in params}
+    values = foreach_items(stage).get(item)
+    return {re.sub(r"\$\{item(?:\.(\w+))?\}",
+                   lambda found: values[found[1]] if found[1] else values, key)
+            for key in params}  # fmt: skip
 
 
 def test_each_stage_declares_exactly_the_params_it_reads(project):
@@ -216,7 +228,7 @@ def test_help_prints_what_the_stage_reads_and_writes_and_does_nothing(stage, tmp
     assert "Reads" in result.stdout and "Writes" in result.stdout
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
 
-    arguments = ["mlp"] if "foreach" in DEFINITIONS[stage] else []
+    arguments = list(foreach_items(stage))[:1]  # a foreach stage's first item
     unknown = run(["python", "-m", module, *arguments, "--no-such-flag"], tmp_path, check=False)
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
     assert "unrecognized arguments: --no-such-flag" in unknown.stderr

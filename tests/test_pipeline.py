@@ -67,8 +67,13 @@ def test_each_change_reruns_only_what_it_affects(project):
         assert stale_stages(project) == {"numbers"}
         edit_params(project, "refusal", "max_sent", 0.05)
         assert stale_stages(project) == {"refusal", "numbers"}
-        edit_params(project, "refusal", "epochs", 2)
+        edit_params(project, "refusal", "epochs", 2)  # the detector's material is not redrawn
         assert stale_stages(project) == {"detector", "refusal", "numbers"}
+        (project / "params.yaml").write_text(backup)
+        edit_params(project, "refusal", "val_nondigits", 4)
+        assert stale_stages(project) == {"material@choose"}
+        edit_params(project, "refusal", "nondigits", 4)
+        assert stale_stages(project) == {"material@choose", "material@fit"}
         (project / "params.yaml").write_text(backup)
         edit_params(project, "nas", "max_trials", 2)
         assert stale_stages(project) == {"nas", "export"}

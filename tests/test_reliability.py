@@ -368,8 +368,9 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
         "reader": ["seed", *[f"reader.{key}" for key in
                              yaml.safe_load((REPO / "params.yaml").read_text())["reader"]],
                    "numbers.digits", "numbers.max_wrong_accepted"],
-        "detector": ["seed", "refusal.nondigits", "refusal.epochs", "refusal.batch_size"],
-        "refusal": ["seed", "refusal.val_nondigits", "refusal.max_sent", "refusal.max_refused"],
+        "material": ["seed", "refusal.nondigits", "refusal.val_nondigits"],
+        "detector": ["seed", "refusal.epochs", "refusal.batch_size"],
+        "refusal": ["refusal.max_sent", "refusal.max_refused"],
         "numbers": ["seed", "numbers.count", "numbers.digits", "numbers.nondigits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
     }.items()
@@ -477,7 +478,7 @@ def first_step(stage: str, params, root: Path, key: str) -> None:
         chunk_examples(x[picked], y[picked], 0, params.seed)  # two rows: written, cut, labelled
         wrong = np.arange(20) % 4 == 0
         lowest_safe_threshold(np.linspace(0, 1, 20), wrong, params.numbers.max_wrong_accepted)
-    elif stage in ("detector", "refusal"):
+    elif stage in ("material", "detector", "refusal"):
         from mnist_nas.reading import nondigits
         from mnist_nas.reading.refusal import threshold
 

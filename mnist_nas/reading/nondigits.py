@@ -283,3 +283,14 @@ def digit_frames(digits: np.ndarray, purpose: str, seed: int, jobs: int = 2) -> 
     seeds = [[seed, PURPOSES.index(purpose), len(KINDS), i] for i in range(len(blocks))]
     with ProcessPoolExecutor(jobs) as pool:
         return np.concatenate(list(pool.map(digit_block, blocks, seeds)))
+
+
+def material(
+    digits: np.ndarray, labels: np.ndarray, count: int, purpose: str, seed: int
+) -> dict[str, np.ndarray]:
+    """What the detector learns from (`fit`, from training digits) or its threshold is chosen
+    on (`choose`, from validation digits): `count` non-digits of each kind made from the digits,
+    and every one of the digits drawn alike, with its label (mnist_nas.data.material.KEYS)."""
+    made, kinds = frames(count, digits, purpose, seed)
+    return {"nondigits": made, "kinds": kinds, "digits": digit_frames(digits, purpose, seed),
+            "labels": labels}  # fmt: skip
