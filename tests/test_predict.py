@@ -55,6 +55,15 @@ def test_the_opening_by_reconstruction_is_skimages_to_the_bit(image, side):
     assert np.array_equal(opening_by_reconstruction(image, square), plain)
 
 
+@pytest.mark.parametrize("levels", [5, 256, 2**20])
+def test_the_opening_of_an_image_over_65536_pixels_is_skimages_too(levels):
+    """Past 2**16 pixels the ranks no longer fit the 16 bits of numpy's radix sort."""
+    image = np.random.default_rng(levels).integers(0, levels, (300, 260)) / levels
+    square = morphology.footprint_rectangle((41, 41), decomposition="separable")
+    plain = morphology.reconstruction(morphology.erosion(image, square), image)
+    assert np.array_equal(opening_by_reconstruction(image, square), plain)
+
+
 @pytest.mark.parametrize(
     "blank",
     [Image.new("L", (40, 40), 255), Image.new("RGB", (300, 200), (240, 230, 200)),
