@@ -417,102 +417,132 @@ def base_params(root: Path) -> dict:
     return {"data__limit": 200, "data__url": url, "data__sha256": digest}
 
 
-def first_step(stage: str, params, root: Path, key: str) -> None:
-    """What `stage` does first after validating params, on real data, in process. A key of
-    one candidate's section trains that candidate only: it is the only one that reads it."""
+def fetch_step(params, root: Path, key: str) -> None:
+    from stages import fetch
+
+    fetch.main.__wrapped__([])
+
+
+def prepare_step(params, root: Path, key: str) -> None:
     from mnist_nas.data import sources, splits
+    from mnist_nas.files import load_npz
 
-    if stage == "fetch":
-        from stages import fetch
+    arrays = load_npz(root / "data/mnist.npz", sources.SPLITS)
+    p = params.prepare
+    splits.split(arrays, p.val_fraction, p.train_fraction, params.data.limit, params.seed)
 
-        fetch.main.__wrapped__([])
-    elif stage == "prepare":
-        from mnist_nas.files import load_npz
 
-        arrays = load_npz(root / "data/mnist.npz", sources.SPLITS)
-        p = params.prepare
-        splits.split(arrays, p.val_fraction, p.train_fraction, params.data.limit, params.seed)
-    elif stage == "train":
-        import keras
+def train_step(params, root: Path, key: str) -> None:
+    """A key of one candidate's section trains that candidate only: the only one that reads it."""
+    import keras
 
-        from mnist_nas.training import candidates, runtime
+    from mnist_nas.data import splits
+    from mnist_nas.training import candidates, runtime
 
-        x, y = splits.load_split("train")
-        keras.utils.set_random_seed(params.seed)
-        section = key.partition(".")[0]
-        for name in [section] if section in params.models else params.models:
-            lr, epochs, batch_size = params.fit_settings(name)
-            model = candidates.build(name, params)
-            runtime.compile_model(model, lr, epochs * 3, params.train.lr_schedule, False)
-            history = model.fit(x[:96], y[:96], batch_size=32, epochs=1, verbose=0,
-                                callbacks=[keras.callbacks.TerminateOnNaN()])  # fmt: skip
-            runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
-    elif stage == "nas":
-        from autokeras.auto_model import get_tuner_class
+    x, y = splits.load_split("train")
+    keras.utils.set_random_seed(params.seed)
+    section = key.partition(".")[0]
+    for name in [section] if section in params.models else params.models:
+        lr, epochs, batch_size = params.fit_settings(name)
+        model = candidates.build(name, params)
+        runtime.compile_model(model, lr, epochs * 3, params.train.lr_schedule, False)
+        history = model.fit(x[:96], y[:96], batch_size=32, epochs=1, verbose=0,
+                            callbacks=[keras.callbacks.TerminateOnNaN()])  # fmt: skip
+        runtime.check_converged(history, f"{name}.lr" if getattr(params, name).lr else "lr", lr)
 
-        from mnist_nas.search.trials import trial_subset
 
-        x, y = splits.load_split("train")
-        trial_subset(x, y, params.nas.trial_fraction, params.seed)
-        get_tuner_class(params.nas.tuner)
-    elif stage == "ensemble":
-        from mnist_nas.scoring.selection import ensemble_pool
+def nas_step(params, root: Path, key: str) -> None:
+    from autokeras.auto_model import get_tuner_class
 
-        ensemble_pool(params.compared(ensemble=False), params.ensemble.max_members)
-    elif stage == "export":
-        from mnist_nas.scoring import calibration
+    from mnist_nas.data import splits
+    from mnist_nas.search.trials import trial_subset
 
-        x, y = splits.load_split("val")
-        probs = np.full((len(y), 10), 0.05)
-        probs[np.arange(len(y)), (y + np.arange(len(y)) % 3 // 2) % 10] = 0.55  # a third wrong
-        temperature = calibration.fit_temperature(y, probs)
-        scaled = calibration.scale(probs, temperature)
-        calibration.choose_threshold(y, scaled, params.export.max_wrong_accepted)
-    elif stage == "reader":
-        from mnist_nas.reading.pieces import chunk_examples
-        from mnist_nas.scoring.calibration import lowest_safe_threshold
+    x, y = splits.load_split("train")
+    trial_subset(x, y, params.nas.trial_fraction, params.seed)
+    get_tuner_class(params.nas.tuner)
 
-        x, y = splits.load_split("train")
-        rng = np.random.default_rng(params.seed)
-        picked = np.stack([rng.choice(len(y), params.numbers.digits, replace=False)] * 2)
-        chunk_examples(x[picked], y[picked], 0, params.seed)  # two rows: written, cut, labelled
-        wrong = np.arange(20) % 4 == 0
-        lowest_safe_threshold(np.linspace(0, 1, 20), wrong, params.numbers.max_wrong_accepted)
-    elif stage in ("material", "detector", "refusal"):
-        from mnist_nas.reading import nondigits
-        from mnist_nas.reading.refusal import threshold
 
-        x, _ = splits.load_split("train")
-        made = nondigits.chunk("letter", 2, x, "fit", [params.seed, 0, 7])
-        kinds = np.repeat(np.array(nondigits.KINDS), 2)
-        scores, passing = np.linspace(0, 1, len(kinds)), np.arange(len(kinds)) % 2 == 0
-        p = params.refusal
-        threshold((scores, kinds, passing), (scores, passing), p.max_sent, p.max_refused)
-        assert made.shape == (2, 28, 28)
-    elif stage == "numbers":
-        from mnist_nas.reading.synthetic import number_image
+def ensemble_step(params, root: Path, key: str) -> None:
+    from mnist_nas.scoring.selection import ensemble_pool
 
-        x, y = splits.load_split("test")
-        rng = np.random.default_rng(params.seed)
-        picked = rng.choice(len(y), params.numbers.digits, replace=False)
-        number_image(list(x[picked]), touching=True, rng=rng)
-    elif stage == "plot":
-        import io
+    ensemble_pool(params.compared(ensemble=False), params.ensemble.max_members)
 
-        import matplotlib.pyplot as plt
 
-        from mnist_nas import figures
-        from mnist_nas.training import candidates
+def export_step(params, root: Path, key: str) -> None:
+    from mnist_nas.data import splits
+    from mnist_nas.scoring import calibration
 
-        x, y = splits.load_split("test")
-        y = y.astype(np.int64)  # as plot reads them from the confusion CSV
-        wrong = (y + (np.arange(len(y)) % 2)) % 10  # every other digit "misclassified"
-        model = candidates.build("mlp", params)
-        count = params.plot.saliency
-        for fig in (figures.errors(x, y, wrong, params.plot.errors),
-                    figures.saliency(model, x[:count], y[:count])):  # fmt: skip
-            fig.savefig(io.BytesIO(), dpi=params.plot.dpi)
-            plt.close(fig)
+    x, y = splits.load_split("val")
+    probs = np.full((len(y), 10), 0.05)
+    probs[np.arange(len(y)), (y + np.arange(len(y)) % 3 // 2) % 10] = 0.55  # a third wrong
+    temperature = calibration.fit_temperature(y, probs)
+    scaled = calibration.scale(probs, temperature)
+    calibration.choose_threshold(y, scaled, params.export.max_wrong_accepted)
+
+
+def reader_step(params, root: Path, key: str) -> None:
+    from mnist_nas.data import splits
+    from mnist_nas.reading.pieces import chunk_examples
+    from mnist_nas.scoring.calibration import lowest_safe_threshold
+
+    x, y = splits.load_split("train")
+    rng = np.random.default_rng(params.seed)
+    picked = np.stack([rng.choice(len(y), params.numbers.digits, replace=False)] * 2)
+    chunk_examples(x[picked], y[picked], 0, params.seed)  # two rows: written, cut, labelled
+    wrong = np.arange(20) % 4 == 0
+    lowest_safe_threshold(np.linspace(0, 1, 20), wrong, params.numbers.max_wrong_accepted)
+
+
+def nondigits_step(params, root: Path, key: str) -> None:
+    """material, detector and refusal: a non-digit made, a threshold chosen."""
+    from mnist_nas.data import splits
+    from mnist_nas.reading import nondigits
+    from mnist_nas.reading.refusal import threshold
+
+    x, _ = splits.load_split("train")
+    made = nondigits.chunk("letter", 2, x, "fit", [params.seed, 0, 7])
+    kinds = np.repeat(np.array(nondigits.KINDS), 2)
+    scores, passing = np.linspace(0, 1, len(kinds)), np.arange(len(kinds)) % 2 == 0
+    p = params.refusal
+    threshold((scores, kinds, passing), (scores, passing), p.max_sent, p.max_refused)
+    assert made.shape == (2, 28, 28)
+
+
+def numbers_step(params, root: Path, key: str) -> None:
+    from mnist_nas.data import splits
+    from mnist_nas.reading.synthetic import number_image
+
+    x, y = splits.load_split("test")
+    rng = np.random.default_rng(params.seed)
+    picked = rng.choice(len(y), params.numbers.digits, replace=False)
+    number_image(list(x[picked]), touching=True, rng=rng)
+
+
+def plot_step(params, root: Path, key: str) -> None:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from mnist_nas import figures
+    from mnist_nas.data import splits
+    from mnist_nas.training import candidates
+
+    x, y = splits.load_split("test")
+    y = y.astype(np.int64)  # as plot reads them from the confusion CSV
+    wrong = (y + (np.arange(len(y)) % 2)) % 10  # every other digit "misclassified"
+    model = candidates.build("mlp", params)
+    count = params.plot.saliency
+    for fig in (figures.errors(x, y, wrong, params.plot.errors),
+                figures.saliency(model, x[:count], y[:count])):  # fmt: skip
+        fig.savefig(io.BytesIO(), dpi=params.plot.dpi)
+        plt.close(fig)
+
+
+# What each stage does first after validating params, on real data, in process.
+FIRST_STEPS = {"fetch": fetch_step, "prepare": prepare_step, "train": train_step,
+               "nas": nas_step, "ensemble": ensemble_step, "export": export_step,
+               "reader": reader_step, "material": nondigits_step, "detector": nondigits_step,
+               "refusal": nondigits_step, "numbers": numbers_step, "plot": plot_step}  # fmt: skip
 
 
 @pytest.mark.parametrize("stage", list(STAGE_KEYS))
@@ -537,7 +567,7 @@ def test_every_value_runs_or_fails_naming_its_key(stage, stage_inputs, monkeypat
         set_params(root, **{**base_params(root), key.replace(".", "__"): value})
         try:
             params = load_params()
-            first_step(stage, params, root, key)
+            FIRST_STEPS[stage](params, root, key)
         except UserError as err:
             message = str(err)
             # a choice can make another key of its section wrong: source idx, path a file
