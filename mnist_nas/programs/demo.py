@@ -39,6 +39,7 @@ from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
 from mnist_nas.files import load_model
+from mnist_nas.programs import model_folders
 from mnist_nas.reading.images import Reading, open_image, read_image
 from mnist_nas.reading.refusal import Refusal, judge
 from mnist_nas.reading.refusal import load as load_refusal
@@ -320,16 +321,9 @@ def check_port(host: str, port: int) -> None:
 @cli
 def main(argv: list[str] | None = None) -> None:
     args = parser("mnist-demo", __doc__)
-    args.add_argument("--model", type=Path, default=paths.SAVED_MODEL, help="SavedModel folder")
+    model_folders(args)
     args.add_argument("--host", default="127.0.0.1", help="address to serve on")
     args.add_argument("--port", type=int, default=7860, help="port to serve on")
-    args.add_argument(
-        "--reader", type=Path, default=paths.READER, help="number reader folder (rows of digits)"
-    )
-    args.add_argument(
-        "--refusal", type=Path, default=paths.REFUSAL,
-        help="non-digit detector folder: what scores at its threshold is `not a digit`",
-    )  # fmt: skip
     args = args.parse_args(argv)
 
     check_port(args.host, args.port)

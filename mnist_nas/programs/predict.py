@@ -20,9 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mnist_nas import paths
 from mnist_nas.cli import cli, parser
 from mnist_nas.errors import UserError
+from mnist_nas.programs import model_folders
 from mnist_nas.reading.images import Reading, open_image, to_digits
 from mnist_nas.reading.refusal import judge
 from mnist_nas.reading.refusal import load as load_refusal
@@ -38,14 +38,7 @@ def probability(text: str) -> float:
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser("mnist-predict", __doc__)
     args.add_argument("images", nargs="+", type=Path, help="image files: a digit or a row each")
-    args.add_argument("--model", type=Path, default=paths.SAVED_MODEL, help="SavedModel folder")
-    args.add_argument(
-        "--reader", type=Path, default=paths.READER, help="number reader folder (rows of digits)"
-    )
-    args.add_argument(
-        "--refusal", type=Path, default=paths.REFUSAL,
-        help="non-digit detector folder: what scores at its threshold is `not a digit`",
-    )  # fmt: skip
+    model_folders(args)
     args.add_argument(
         "--threshold",
         type=probability,
