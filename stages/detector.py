@@ -6,7 +6,8 @@ every training digit drawn on paper and framed alike, keeping its class (learnin
 split's digits, not as many as the non-digits, lets the threshold refuse fewer of them). The
 refusal stage chooses the threshold it refuses at.
 
-Reads   data/material/fit.npz; params seed, refusal.epochs, refusal.batch_size, train.backend
+Reads   data/material/fit.npz; params seed, refusal.epochs, refusal.batch_size, train.backend,
+        train.mixed_precision (auto: bfloat16 on a CPU with it, float16 on a GPU)
 Writes  models/refusal/detector.keras
 """
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_nas.training import detector, runtime
 
     fit = material.load("fit")
-    runtime.setup(params.seed, False)
+    runtime.setup(params.seed, params.train.mixed_precision)
     examples = detector.examples(fit["digits"], fit["labels"], fit["nondigits"])
     model = detector.train(*examples, p.epochs, p.batch_size, params.seed)
     save_model(model, paths.DETECTOR)

@@ -62,6 +62,9 @@ def test_each_change_reruns_only_what_it_affects(project):
         edit_params(project, "train", "backend", "jax")
         assert stale_stages(project) == TRAIN | {"nas", "reader", "detector", "export"}
         (project / "params.yaml").write_text(backup)
+        edit_params(project, "train", "mixed_precision", False)  # the detector's too
+        assert stale_stages(project) == TRAIN | {"nas", "detector", "export"}
+        (project / "params.yaml").write_text(backup)
         # the report's non-digits are read by numbers alone: no threshold or model is chosen anew
         edit_params(project, "numbers", "nondigits", 4)
         assert stale_stages(project) == {"numbers"}

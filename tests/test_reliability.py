@@ -369,7 +369,7 @@ STAGE_KEYS = {  # the params each stage declares in dvc.yaml, as leaf keys of pa
                              yaml.safe_load((REPO / "params.yaml").read_text())["reader"]],
                    "numbers.digits", "numbers.max_wrong_accepted"],
         "material": ["seed", "refusal.nondigits", "refusal.val_nondigits"],
-        "detector": ["seed", "refusal.epochs", "refusal.batch_size"],
+        "detector": ["seed", "refusal.epochs", "refusal.batch_size", "train.mixed_precision"],
         "refusal": ["refusal.max_sent", "refusal.max_refused"],
         "numbers": ["seed", "numbers.count", "numbers.digits", "numbers.nondigits"],
         "plot": ["plot.errors", "plot.saliency", "plot.dpi"],
