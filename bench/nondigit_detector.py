@@ -17,7 +17,7 @@ stage trains it) or `small` (two convolutions, a constant learning rate), TARGET
 (ten digits and not a digit) or `binary` (digit or not). --digits sets how many of the training
 digits are learnt (default: every one, as the stage learns them); --precision trains in
 mixed bfloat16. Other material first, for example more non-digits of each kind:
-`dvc exp run -S refusal.nondigits=8000 material@fit`.
+`dvc exp run -S refusal.nondigits=16000 material@fit`.
 Needs the material stage's outputs and models/best; run it from the project folder.
 """
 

@@ -10,7 +10,7 @@ on (`choose`), drawn on paper and framed as predict frames a digit
 
 A stage of its own, so that training the detector again (refusal.epochs, train.backend, its
 code) or choosing its threshold again (refusal.max_sent) does not draw the images again:
-drawing and framing the 90,000 of `fit` takes about 6 minutes on 2 cores.
+drawing and framing the 126,000 of `fit` takes about 8.5 minutes on 2 cores.
 
 Reads   data/prepared/train.npz (fit) or val.npz (choose); params seed, refusal.nondigits
         (fit) or refusal.val_nondigits (choose)
